@@ -1,0 +1,79 @@
+# The local lakehouse: `make all` runs the whole pipeline for DATE, `make test` the test suite.
+# Every target calls the venv's binaries directly; `make setup` builds the venv on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+DBT_ARGS := --project-dir dbt_project --profiles-dir .
+STAMP := $(VENV)/.installed
+
+DATE ?= $(shell date -u +%F)
+SF ?= 1
+FORMAT ?= parquet
+TARGET ?= lakehouse
+DOCS_PORT ?= 8080
+# Optional: a real dump to (re)load into the source, and the CSV to extract.
+NORTHWIND_SQL ?=
+ORDER_DETAILS_CSV ?=
+
+SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
+CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
+
+.PHONY: help setup all seed extract load export status server stop psql docs test lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	mkdir -p data
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned packages
+
+all: setup ## the whole pipeline for DATE (default today, UTC): seed if empty, extract, load, export
+	$(PY) -m extract run --date $(DATE) $(SEED_ARGS) $(CSV_ARGS)
+
+seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL)
+	$(PY) -m extract seed --force $(SEED_ARGS)
+
+extract: setup ## step 1 for DATE: source tables and CSV into data/
+	$(PY) -m extract extract --date $(DATE) $(CSV_ARGS)
+
+load: setup ## step 2 for DATE: dbt build into the warehouse (TARGET=lakehouse|postgres)
+	$(PY) -m extract load --date $(DATE) --target $(TARGET)
+
+export: setup ## write data/exports/DATE/orders_with_details.{csv,json}
+	$(PY) -m extract export --date $(DATE)
+
+status: setup ## what succeeded and failed, per date and step (DATE= for one date)
+	$(PY) -m extract status $(if $(filter command line,$(origin DATE)),--date $(DATE))
+
+server: setup ## start the embedded PostgreSQL
+	$(PY) -m extract server start
+
+stop: setup ## stop the embedded PostgreSQL
+	$(PY) -m extract server stop
+
+psql: setup ## open psql on the warehouse
+	$(PY) -m extract psql warehouse
+
+docs: setup server ## generate the dbt docs and serve them on DOCS_PORT
+	$(DBT) docs generate $(DBT_ARGS) --vars '{run_date: $(DATE)}'
+	$(DBT) docs serve $(DBT_ARGS) --port $(DOCS_PORT) --no-browser
+
+test: setup ## the test suite (starts its own PostgreSQL)
+	$(VENV)/bin/pytest
+
+lint: setup ## ruff on the Python code
+	$(VENV)/bin/ruff check extract tests
+	$(VENV)/bin/ruff format --check extract tests
+
+clean: ## stop the server, remove the venv, the lake and the server's data
+	-test -x $(PY) && $(PY) -m extract server stop
+	rm -rf $(VENV) .pgdata data/* dbt_project/target dbt_project/logs logs
+	touch data/.gitkeep

@@ -1,0 +1,54 @@
+{# Reading the lake from dbt-duckdb: the run ledger, partition manifests, partition files. #}
+
+{% macro lake_sql_string(text) -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{# The run date: --vars '{run_date: YYYY-MM-DD}', default today in UTC. #}
+{% macro lake_run_date() -%}
+    {{ return(var('run_date', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}
+{%- endmacro %}
+
+{% macro lake_root() -%}
+    {{ return(env_var('LAKEHOUSE_DATA', '../data')) }}
+{%- endmacro %}
+
+{% macro lake_partition_dir(source_name, table_name) -%}
+    {{ lake_root() }}/{{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
+{%- endmacro %}
+
+{# Parse the JSON files matching a glob; missing files give an empty list. #}
+{% macro lake_read_json_files(pattern) %}
+    {% set any_file = run_query("select count(*) from glob(" ~ lake_sql_string(pattern) ~ ")").columns[0].values()[0] %}
+    {% set found = run_query(
+        "select filename, content from read_text(" ~ lake_sql_string(pattern) ~ ") order by filename"
+    ) if any_file else none %}
+    {% set parsed = [] %}
+    {% for row in (found.rows if found else []) %}
+        {% do parsed.append(fromjson(row[1])) %}
+    {% endfor %}
+    {{ return(parsed) }}
+{% endmacro %}
+
+{# The step-1 ledger entries of the run date, by step name. #}
+{% macro lake_ledger() %}
+    {% set entries = {} %}
+    {% for entry in lake_read_json_files(lake_root() ~ '/_ledger/' ~ lake_run_date() ~ '/*.json') %}
+        {% do entries.update({entry['step']: entry}) %}
+    {% endfor %}
+    {{ return(entries) }}
+{% endmacro %}
+
+{# A read_parquet/read_csv call over one partition's file, typed by its manifest. #}
+{% macro lake_read_partition(manifest) -%}
+    {%- set path = lake_partition_dir(manifest['source'], manifest['table']) ~ '/' ~ manifest['file'] -%}
+    {%- if manifest['format'] == 'parquet' -%}
+        read_parquet({{ lake_sql_string(path) }})
+    {%- else -%}
+        read_csv({{ lake_sql_string(path) }}, header = true, auto_detect = false, columns = {
+            {%- for column in manifest['columns'] -%}
+                {{ lake_sql_string(column['name']) }}: {{ lake_sql_string(column['type']) }}{{ ", " if not loop.last }}
+            {%- endfor -%}
+        })
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,53 @@
+{#
+    Step 2 starts only when step 1 succeeded for the run date and every partition it
+    wrote is whole: its manifest is there and the file's size and SHA-256 match it.
+    Runs as an on-run-start hook, so a bare `dbt build` is gated too.
+#}
+{% macro lakehouse_gate() %}
+    {% if execute and target.type == 'duckdb' %}
+        {% set problems = [] %}
+        {% set ledger = lake_ledger() %}
+        {% for step in ['extract_postgres', 'extract_csv'] %}
+            {% set entry = ledger.get(step) %}
+            {% if entry is none %}
+                {% do problems.append(step ~ ' has not run for ' ~ lake_run_date() ~ ' (run: make extract DATE=' ~ lake_run_date() ~ ')') %}
+            {% elif entry['status'] != 'success' %}
+                {% do problems.append(step ~ ' is ' ~ entry['status'] ~ ': ' ~ (entry.get('error') or '')) %}
+            {% else %}
+                {% for manifest in entry['details']['partitions'] %}
+                    {% do problems.extend(lake_partition_problems(manifest)) %}
+                {% endfor %}
+            {% endif %}
+        {% endfor %}
+        {% if problems %}
+            {{ exceptions.raise_compiler_error(
+                "step 2 (load) refused for " ~ lake_run_date() ~ ": step-1 partitions are missing or incomplete:\n  - "
+                ~ problems | join("\n  - ")
+            ) }}
+        {% endif %}
+    {% endif %}
+{% endmacro %}
+
+{# What is wrong with one partition listed in the ledger (empty when it is whole). #}
+{% macro lake_partition_problems(listed) %}
+    {% set name = listed['source'] ~ '/' ~ listed['table'] %}
+    {% set folder = lake_partition_dir(listed['source'], listed['table']) %}
+    {% set manifests = lake_read_json_files(folder ~ '/_manifest.json') %}
+    {% if not manifests %}
+        {{ return([name ~ ': no manifest in ' ~ folder]) }}
+    {% endif %}
+    {% set manifest = manifests[0] %}
+    {% set path = folder ~ '/' ~ manifest['file'] %}
+    {% set found = run_query("select count(*) from glob(" ~ lake_sql_string(path) ~ ")").columns[0].values()[0] %}
+    {% set found = run_query(
+        "select size, sha256(content) from read_blob(" ~ lake_sql_string(path) ~ ")"
+    ) if found else none %}
+    {% if not found %}
+        {{ return([name ~ ': data file ' ~ path ~ ' is missing']) }}
+    {% elif found.rows[0][0] != manifest['bytes'] or found.rows[0][1] != manifest['sha256'] %}
+        {{ return([name ~ ': ' ~ path ~ ' does not match its manifest (size or checksum differ)']) }}
+    {% elif manifest['sha256'] != listed['sha256'] %}
+        {{ return([name ~ ': manifest differs from the one step 1 recorded (rerun step 1)']) }}
+    {% endif %}
+    {{ return([]) }}
+{% endmacro %}

@@ -1,0 +1,144 @@
+"""Command line: a thin layer that parses arguments, calls the pipeline and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from . import ledger, pipeline, server
+from .config import load_settings, redact
+from .report import print_status, print_summary
+from .source import SourceError
+
+__all__ = ["main"]
+
+EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_LOCKED = 2, 3, 4, 75
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+
+
+def _date(text: str) -> str:
+    try:
+        return pipeline.parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_date(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--date", type=_date, default=_today(), help="run date YYYY-MM-DD (default: today in UTC)")
+        return sub
+
+    def with_csv(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--csv", type=Path, help="order_details CSV (default: the demo CSV in data/demo/)")
+        sub.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="lake file format")
+
+    def with_seed(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--scale", type=float, default=1.0, help="demo scale factor (1 = Northwind's sizes)")
+        sub.add_argument("--northwind-sql", type=Path, help="load this SQL dump instead of the demo data")
+
+    sub = commands.add_parser("server", help="the embedded PostgreSQL: start, stop, status",
+                              description="Example: python -m extract server start")
+    sub.add_argument("action", choices=["start", "stop", "status"])
+
+    sub = commands.add_parser("seed", help="fill the source database with demo data or a dump",
+                              description="Example: python -m extract seed --scale 10 --force")
+    with_seed(sub)
+    sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
+
+    with_csv(with_date(commands.add_parser(
+        "extract", help="step 1: source tables and CSV into the lake",
+        description="Example: python -m extract extract --date 2024-01-15")))
+
+    sub = with_date(commands.add_parser("load", help="step 2: dbt build for the date into the warehouse",
+                                        description="Example: python -m extract load --date 2024-01-15"))
+    sub.add_argument("--target", choices=["lakehouse", "postgres"], default="lakehouse")
+
+    with_date(commands.add_parser("export", help="write the evidence CSV/JSON from the warehouse",
+                                  description="Example: python -m extract export --date 2024-01-15"))
+
+    sub = with_date(commands.add_parser("run", help="the whole pipeline for a date: seed if empty, extract, load, export",
+                                        description="Example: python -m extract run --date 2024-01-15"))
+    with_seed(sub)
+    with_csv(sub)
+
+    sub = commands.add_parser("status", help="the ledger: each step's outcome per date",
+                              description="Example: python -m extract status --date 2024-01-15")
+    sub.add_argument("--date", type=_date, help="one date in detail")
+
+    sub = commands.add_parser("psql", help="open psql on the warehouse (or the source)",
+                              description="Example: python -m extract psql source")
+    sub.add_argument("role", nargs="?", choices=["warehouse", "source"], default="warehouse")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.command == "server":
+        if args.action == "start":
+            started = server.start(settings)
+            server.ensure_databases(settings)
+            print(f"embedded PostgreSQL {'started' if started else 'already running'}: "
+                  f"127.0.0.1:{settings.pg_port}, socket {settings.socket_dir}")
+        elif args.action == "stop":
+            print("stopped" if server.stop(settings) else "not running")
+        else:
+            running = server.is_running(settings)
+            print(f"embedded PostgreSQL {'running' if running else 'stopped'} ({settings.pgdata})")
+            return 0 if running else 1
+        return 0
+    if args.command == "status":
+        return print_status(settings, args.date)
+    pipeline.ensure_server(settings)
+    if args.command == "psql":
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        os.execv(POSTGRES_BIN_PATH / "psql", ["psql", "-d", settings.dsn(args.role)])
+    csv_path = getattr(args, "csv", None) or settings.demo_csv
+    if args.command in ("seed", "run"):
+        print(pipeline.seed(settings, scale=args.scale, dump=args.northwind_sql, csv_path=settings.demo_csv,
+                            force=getattr(args, "force", False)), flush=True)
+        if args.command == "seed":
+            return 0
+    with ledger.date_lock(settings.data_dir, args.date):
+        if args.command in ("extract", "run"):
+            print(f"step 1 (extract) for {args.date} from {redact(settings.dsn('source'))} and {csv_path}", flush=True)
+            pipeline.extract(settings, args.date, csv_path=csv_path, fmt=args.format)
+        if args.command in ("load", "run"):
+            print(f"step 2 (load) for {args.date} into {redact(settings.dsn('warehouse'))}", flush=True)
+            pipeline.load(settings, args.date, target=getattr(args, "target", "lakehouse"))
+        if args.command in ("export", "run"):
+            pipeline.export(settings, args.date)
+        if args.command == "run":
+            print_summary(settings, args.date)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m extract``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except pipeline.StepFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SourceError as exc:
+        print(f"error: seed: {exc}", file=sys.stderr)
+        return EXIT_SEED
+    except ledger.LockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except server.ServerError as exc:
+        print(f"error: embedded PostgreSQL: {exc}", file=sys.stderr)
+        return EXIT_SERVER
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,93 @@
+"""Settings from the environment: lake paths, the embedded server, and the two database roles."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from psycopg2.extensions import parse_dsn
+
+__all__ = ["REPO_ROOT", "Settings", "load_settings", "redact"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("source", "warehouse")
+DEFAULT_DBNAMES = {"source": "northwind", "warehouse": "warehouse"}
+PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the lake lives and how to reach each database role.
+
+    Attributes:
+        data_dir: root of the lake and the run ledger (``LAKEHOUSE_DATA``).
+        pgdata: data folder of the embedded PostgreSQL (``LAKEHOUSE_PGDATA``).
+        pg_port: TCP port of the embedded PostgreSQL on 127.0.0.1 (``LAKEHOUSE_PG_PORT``).
+        dsns: libpq DSN per role given by the user (``SOURCE_DSN``, ``WAREHOUSE_DSN``),
+            or built from ``PG*`` variables; a role missing here uses the embedded server.
+    """
+
+    data_dir: Path
+    pgdata: Path
+    pg_port: int
+    dsns: Mapping[str, str]
+
+    @property
+    def embedded_roles(self) -> tuple[str, ...]:
+        """Roles served by the embedded PostgreSQL."""
+        return tuple(role for role in ROLES if role not in self.dsns)
+
+    @property
+    def socket_dir(self) -> Path:
+        """Unix socket folder of the embedded server (kept short: sockets have a path limit)."""
+        return self.pgdata if len(str(self.pgdata)) < 80 else Path("/tmp") / f"lakehouse-pg-{self.pg_port}"
+
+    @property
+    def demo_csv(self) -> Path:
+        """Where the demo generator writes its order_details.csv."""
+        return self.data_dir / "demo" / "order_details.csv"
+
+    def dsn(self, role: str) -> str:
+        """The libpq DSN for ``role`` ("source" or "warehouse")."""
+        return self.dsns.get(role) or self.embedded_dsn(DEFAULT_DBNAMES[role])
+
+    def embedded_dsn(self, dbname: str) -> str:
+        """The DSN of database ``dbname`` on the embedded server, through its socket."""
+        return f"host={self.socket_dir} port={self.pg_port} user=postgres dbname={dbname}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    dsns = {}
+    for role in ROLES:
+        given = env.get(f"{role.upper()}_DSN")
+        if given:
+            try:
+                parse_dsn(given)
+            except Exception:
+                # psycopg's message quotes the DSN, password included: name the setting only.
+                raise ValueError(f"{role.upper()}_DSN is not a libpq connection string or URI") from None
+            dsns[role] = given
+        elif any(env.get(name) for name in PG_ENV):
+            # libpq fills host, port, user and password from the PG* variables.
+            dsns[role] = f"dbname={DEFAULT_DBNAMES[role]}"
+    return Settings(
+        data_dir=Path(env.get("LAKEHOUSE_DATA", REPO_ROOT / "data")).resolve(),
+        pgdata=Path(env.get("LAKEHOUSE_PGDATA", REPO_ROOT / ".pgdata")).resolve(),
+        pg_port=int(env.get("LAKEHOUSE_PG_PORT", "5433")),
+        dsns=dsns,
+    )
+
+
+def redact(dsn: str) -> str:
+    """``dsn`` as ``host:port/dbname``, safe for logs and errors (never the password)."""
+    try:
+        parts = parse_dsn(dsn)
+    except Exception:
+        return "<unparsable DSN>"
+    host = parts.get("host") or os.environ.get("PGHOST", "localhost")
+    port = parts.get("port") or os.environ.get("PGPORT", "5432")
+    return f"{host}:{port}/{parts.get('dbname', '?')}"

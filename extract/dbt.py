@@ -1,0 +1,69 @@
+"""Running dbt (step 2) as a subprocess, pointed at the warehouse through libpq variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from psycopg2.extensions import parse_dsn
+
+from .config import REPO_ROOT, Settings
+
+__all__ = ["DbtError", "dbt_env", "run_dbt", "test_results"]
+
+PROJECT_DIR = REPO_ROOT / "dbt_project"
+LIBPQ_VARS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "WAREHOUSE_DB"}
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero; the message is dbt's own error line."""
+
+
+def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for dbt: profiles.yml reads the warehouse from PG* and WAREHOUSE_DB.
+
+    The password travels only as PGPASSWORD, which libpq reads itself, so it never
+    appears in a connection string dbt could log.
+    """
+    env = dict(os.environ if base is None else base)
+    env["LAKEHOUSE_DATA"] = str(settings.data_dir)
+    env.setdefault("DBT_USE_COLORS", "true" if sys.stdout.isatty() else "false")
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no network calls at run time
+    for key, value in parse_dsn(settings.dsn("warehouse")).items():
+        if key in LIBPQ_VARS:
+            env[LIBPQ_VARS[key]] = value
+    return env
+
+
+def run_dbt(settings: Settings, *args: str) -> None:
+    """Run ``dbt <args>`` on the project, streaming its output.
+
+    Raises:
+        DbtError: with the first error line dbt printed.
+    """
+    command = [str(Path(sys.executable).with_name("dbt")), *args,
+               "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
+    process = subprocess.Popen(command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, cwd=REPO_ROOT)
+    errors = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        text = line.strip()
+        if "refused" in text or "Error" in text or text.startswith("Failure in"):
+            errors.append(text.split("  ", 1)[-1].strip())
+    if process.wait() != 0:
+        raise DbtError(f"dbt {args[0]} failed: " + ("; ".join(errors[:3]) or f"exit code {process.returncode}"))
+
+
+def test_results() -> dict[str, int]:
+    """Counts of test outcomes (pass, fail, error, ...) in dbt's last run_results.json."""
+    path = PROJECT_DIR / "target" / "run_results.json"
+    counts: dict[str, int] = {}
+    if path.exists():
+        for result in json.loads(path.read_text())["results"]:
+            if result["unique_id"].startswith("test."):
+                counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts

@@ -1,0 +1,64 @@
+"""Step 1 for CSV files: DuckDB's CSV reader with an explicit schema, into the lake."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+
+from .lake import Manifest, write_partition
+from .sql import literal
+
+__all__ = ["SCHEMAS", "CsvError", "extract_csv"]
+
+# Known files: column -> (DuckDB type, PostgreSQL type). Decimals are exact, never floats.
+SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
+    "order_details": {
+        "order_id": ("integer", "integer"),
+        "product_id": ("integer", "integer"),
+        "unit_price": ("decimal(18,4)", "numeric(18,4)"),
+        "quantity": ("integer", "integer"),
+        "discount": ("decimal(18,4)", "numeric(18,4)"),
+    },
+}
+
+
+class CsvError(ValueError):
+    """A CSV file cannot be read as its schema says."""
+
+
+def _check_header(path: Path, expected: list[str]) -> None:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    except FileNotFoundError:
+        raise CsvError(f"{path}: file not found") from None
+    if header is None:
+        raise CsvError(f"{path}: line 1: empty file, expected a header {','.join(expected)}")
+    if [name.strip() for name in header] != expected:
+        raise CsvError(f"{path}: line 1: header is {','.join(header)!r}, expected {','.join(expected)!r}")
+
+
+def extract_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, *, name: str, lake: Path, date: str, fmt: str = "parquet"
+) -> Manifest:
+    """Read CSV ``path`` with the schema of ``name`` and write its partition.
+
+    Raises:
+        CsvError: naming the file, line and value at fault; nothing is written then.
+    """
+    schema = SCHEMAS[name]
+    _check_header(path, list(schema))
+    columns = "{" + ", ".join(f"{literal(col)}: {literal(kind)}" for col, (kind, _) in schema.items()) + "}"
+    query = (
+        f"select * from read_csv({literal(str(path))}, header = true, auto_detect = false, "
+        f"delim = ',', quote = '\"', columns = {columns})"
+    )
+    try:
+        return write_partition(
+            con, query, lake=lake, source="csv", table=name, date=date, origin=str(path),
+            source_types={col: pg for col, (_, pg) in schema.items()}, fmt=fmt,
+        )
+    except duckdb.Error as exc:
+        raise CsvError(f"{path}: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,189 @@
+"""The lake's layout and its partitions: atomic writes, manifests, and their verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .sql import literal
+
+__all__ = ["FORMATS", "Manifest", "PartitionError", "manifest_path", "partition_file", "read_manifest", "verify", "write_partition"]
+
+FORMATS = {"parquet": "(format parquet, compression zstd)", "csv": "(format csv, header true)"}
+MANIFEST = "_manifest.json"
+
+
+class PartitionError(RuntimeError):
+    """A partition is missing, incomplete, or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a partition holds; step 2 trusts a partition only when this matches the file.
+
+    Attributes:
+        source: lake source folder ("postgres" or "csv").
+        table: table (or CSV) name.
+        date: the run date, YYYY-MM-DD.
+        file: data file name inside the partition folder.
+        format: "parquet" or "csv".
+        rows: row count.
+        bytes: file size.
+        sha256: checksum of the file.
+        columns: name, lake type (DuckDB) and source type (PostgreSQL) of each column.
+        origin: where the data came from (host:port/db, or a CSV path); never a password.
+        extracted_at: UTC time the partition was written.
+    """
+
+    source: str
+    table: str
+    date: str
+    file: str
+    format: str
+    rows: int
+    bytes: int
+    sha256: str
+    origin: str
+    columns: list[dict[str, str]] = field(default_factory=list)
+    extracted_at: str = ""
+
+
+def _safe_name(name: str) -> str:
+    """Refuse names that would leave their folder (path traversal) or hide as dotfiles."""
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        raise PartitionError(f"table name {name!r} cannot be used as a lake folder name")
+    return name
+
+
+def partition_dir(lake: Path, source: str, table: str, date: str) -> Path:
+    """``<lake>/<source>/<table>/<date>/``."""
+    return lake / _safe_name(source) / _safe_name(table) / date
+
+
+def partition_file(lake: Path, source: str, table: str, date: str, fmt: str = "parquet") -> Path:
+    """``<lake>/<source>/<table>/<date>/<table>.<fmt>``."""
+    return partition_dir(lake, source, table, date) / f"{table}.{fmt}"
+
+
+def manifest_path(lake: Path, source: str, table: str, date: str) -> Path:
+    """The manifest beside a partition's data file."""
+    return partition_dir(lake, source, table, date) / MANIFEST
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_partition(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    *,
+    lake: Path,
+    source: str,
+    table: str,
+    date: str,
+    origin: str,
+    source_types: dict[str, str],
+    fmt: str = "parquet",
+) -> Manifest:
+    """Write ``query``'s result as one partition, whole or not at all.
+
+    The file is written to a temporary name in the partition folder and renamed;
+    the old manifest is removed first and the new one written last, so a partition
+    interrupted at any point has no manifest that matches it.
+
+    Args:
+        con: DuckDB connection that can run ``query``.
+        query: SELECT producing the partition's rows, in a deterministic order.
+        lake: lake root.
+        source: lake source folder ("postgres", "csv").
+        table: table name (also the file name).
+        date: run date, YYYY-MM-DD.
+        origin: where the rows come from, for the manifest (no secrets).
+        source_types: PostgreSQL type of each column, kept so the warehouse gets the same types.
+        fmt: "parquet" (default) or "csv".
+
+    Returns:
+        The manifest written beside the file.
+    """
+    target = partition_file(lake, source, table, date, fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    relation = con.sql(query)
+    columns = [
+        {"name": name, "type": str(kind), "source_type": source_types[name]}
+        for name, kind in zip(relation.columns, relation.types)
+    ]
+    try:
+        rows = con.execute(f"copy ({query}) to {literal(str(tmp))} {FORMATS[fmt]}").fetchone()[0]
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = Manifest(
+        source=source,
+        table=table,
+        date=date,
+        file=target.name,
+        format=fmt,
+        rows=int(rows),
+        bytes=tmp.stat().st_size,
+        sha256=sha256_file(tmp),
+        origin=origin,
+        columns=columns,
+        extracted_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    manifest_file = target.parent / MANIFEST
+    manifest_file.unlink(missing_ok=True)
+    for other in FORMATS:
+        if other != fmt:  # the other format's file of an earlier run of this day
+            partition_file(lake, source, table, date, other).unlink(missing_ok=True)
+    os.replace(tmp, target)
+    _write_atomically(manifest_file, json.dumps(asdict(manifest), indent=2) + "\n")
+    return manifest
+
+
+def read_manifest(lake: Path, source: str, table: str, date: str) -> Manifest:
+    """Read a partition's manifest; PartitionError names the partition if it is missing or unreadable."""
+    path = manifest_path(lake, source, table, date)
+    try:
+        return Manifest(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise PartitionError(f"{source}/{table} for {date}: no manifest at {path} (partition incomplete)") from None
+    except (ValueError, TypeError) as exc:
+        raise PartitionError(f"{source}/{table} for {date}: unreadable manifest {path}: {exc}") from None
+
+
+def verify(lake: Path, source: str, table: str, date: str) -> Manifest:
+    """Check that a partition's file exists and matches its manifest (size and checksum).
+
+    Returns:
+        The manifest, when the partition is complete.
+
+    Raises:
+        PartitionError: naming the partition and what does not match.
+    """
+    manifest = read_manifest(lake, source, table, date)
+    path = partition_dir(lake, source, table, date) / manifest.file
+    where = f"{source}/{table} for {date}"
+    if not path.exists():
+        raise PartitionError(f"{where}: data file {path} is missing")
+    if path.stat().st_size != manifest.bytes or sha256_file(path) != manifest.sha256:
+        raise PartitionError(f"{where}: {path} does not match its manifest (size or checksum differ)")
+    return manifest

@@ -1,0 +1,115 @@
+"""The run ledger: one JSON file per date and step in the lake, and a lock per date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["STEPS", "LockedError", "Step", "date_lock", "read", "record"]
+
+STEPS = ("extract_postgres", "extract_csv", "load", "export")
+
+
+class LockedError(RuntimeError):
+    """Another run holds the lock for this date."""
+
+
+def _folder(lake: Path, date: str) -> Path:
+    return lake / "_ledger" / date
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write(path: Path, entry: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entry, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class Step:
+    """A step in progress; set ``rows``, ``bytes`` and ``details`` before it ends."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.bytes = 0
+        self.details: dict = {}
+
+
+@contextmanager
+def record(lake: Path, date: str, step: str) -> Iterator[Step]:
+    """Record ``step`` for ``date``: 'running' at once, then 'success' or 'failed' with the error.
+
+    A process killed mid-step leaves 'running' with its pid, which ``read`` reports
+    as 'interrupted' once that pid is gone.
+    """
+    path = _folder(lake, date) / f"{step}.json"
+    entry = {"date": date, "step": step, "status": "running", "started_at": _now(), "pid": os.getpid(),
+             "host": socket.gethostname()}
+    _write(path, entry)
+    started = time.monotonic()
+    progress = Step()
+    try:
+        yield progress
+    except BaseException as exc:
+        entry.update(status="failed", error=str(exc) or type(exc).__name__)
+        raise
+    else:
+        entry.update(status="success")
+    finally:
+        entry.update(finished_at=_now(), duration_s=round(time.monotonic() - started, 3), rows=progress.rows,
+                     bytes=progress.bytes, details=progress.details)
+        _write(path, entry)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read(lake: Path, date: str | None = None) -> list[dict]:
+    """Ledger entries, for one date or all, oldest date first; dead 'running' ones become 'interrupted'."""
+    root = lake / "_ledger"
+    folders = [root / date] if date else sorted(p for p in root.glob("*") if p.is_dir())
+    entries = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            entry = json.loads(path.read_text())
+            if entry["status"] == "running" and entry.get("host") == socket.gethostname() and not _alive(entry["pid"]):
+                entry["status"] = "interrupted"
+                entry["error"] = f"process {entry['pid']} ended before the step finished"
+            entries.append(entry)
+    return entries
+
+
+@contextmanager
+def date_lock(lake: Path, date: str) -> Iterator[None]:
+    """Hold the write lock for ``date``; LockedError says who holds it if it is taken."""
+    folder = _folder(lake, date)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(f"a run for {date} is already writing ({holder}); try again when it ends") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
+        handle.flush()
+        yield

@@ -1,0 +1,124 @@
+"""The pipeline's steps for one date, each recorded in the ledger: extract, load, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from . import demo, duck, ledger, server
+from .config import Settings, redact
+from .dbt import run_dbt
+from .export import export_evidence
+from .flat_files import extract_csv
+from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
+from .source import load_dump
+
+__all__ = ["StepFailed", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
+
+EXIT_CODES = {"extract_postgres": 10, "extract_csv": 11, "load": 12, "export": 13}
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step failed; ``step`` names it and ``exit_code`` is its own."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"step {step} failed: {message}")
+        self.step = step
+        self.exit_code = EXIT_CODES[step]
+
+
+def parse_date(text: str) -> str:
+    """Validate a run date: YYYY-MM-DD and a real calendar day."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"date {text!r} is not YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"date {text!r} is not a calendar day") from None
+
+
+def ensure_server(settings: Settings) -> None:
+    """Start the embedded server and its databases when a role needs it."""
+    if settings.embedded_roles:
+        server.start(settings)
+        server.ensure_databases(settings)
+
+
+def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path, force: bool) -> str:
+    """Fill the source database: load ``dump`` if given, else the demo at ``scale`` when empty or ``force``.
+
+    Returns:
+        What was done, for the log.
+    """
+    if dump is not None:
+        load_dump(settings.dsn("source"), dump)
+        return f"loaded {dump} into {redact(settings.dsn('source'))}"
+    con = duck.connect()
+    attach(con, settings.dsn("source"), SOURCE_ALIAS)
+    if not force and describe_tables(con):
+        return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
+    rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
+    return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
+
+
+def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
+    """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed."""
+    try:
+        with ledger.record(settings.data_dir, date, step) as progress:
+            work(progress)
+        return progress
+    except Exception as exc:
+        raise StepFailed(step, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from exc
+
+
+def _record_manifests(progress: ledger.Step, manifests: list) -> None:
+    progress.rows = sum(m.rows for m in manifests)
+    progress.bytes = sum(m.bytes for m in manifests)
+    progress.details = {"partitions": [asdict(m) for m in manifests]}
+    for m in manifests:
+        print(f"  {m.source}/{m.table}: {m.rows} rows, {m.bytes} bytes -> {m.file}", flush=True)
+
+
+def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet") -> None:
+    """Step 1: every source table and the CSV into the lake partitions of ``date``."""
+    lake = settings.data_dir
+
+    def from_postgres(progress: ledger.Step) -> None:
+        con = duck.connect()
+        dsn = settings.dsn("source")
+        attach(con, dsn, SOURCE_ALIAS, read_only=True)
+        _record_manifests(progress, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
+
+    def from_csv(progress: ledger.Step) -> None:
+        manifest = extract_csv(duck.connect(), csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
+        _record_manifests(progress, [manifest])
+
+    _run_step(settings, date, "extract_postgres", from_postgres)
+    _run_step(settings, date, "extract_csv", from_csv)
+
+
+def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
+    """Step 2: ``dbt build`` for ``date``; dbt itself refuses incomplete partitions."""
+
+    def build(progress: ledger.Step) -> None:
+        run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}'}}")
+
+    _run_step(settings, date, "load", build)
+
+
+def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
+    """Write the evidence of ``date``: the headline mart read back from the warehouse."""
+    result: list = []
+
+    def write(progress: ledger.Step) -> None:
+        con = duck.connect()
+        attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+        rows, paths = export_evidence(con, settings.data_dir / "exports" / date)
+        progress.rows = rows
+        progress.details = {"paths": [str(p) for p in paths]}
+        result.extend([rows, paths])
+
+    _run_step(settings, date, "export", write)
+    return result[0], result[1]

@@ -1,0 +1,83 @@
+"""What the ledger and the warehouse say: the run summary and ``status``."""
+
+from __future__ import annotations
+
+from . import duck, ledger
+from .config import Settings
+from .dbt import test_results
+from .postgres import attach
+from .sql import quote
+
+__all__ = ["print_status", "print_summary", "rerun_command"]
+
+MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…"}
+RERUN = {
+    "extract_postgres": "make extract DATE={date}",
+    "extract_csv": "make extract DATE={date}",
+    "load": "make load DATE={date}",
+    "export": "make export DATE={date}",
+}
+
+
+def rerun_command(entries: list[dict], date: str) -> str | None:
+    """The command that resumes ``date`` from its first step that did not succeed, or None."""
+    by_step = {entry["step"]: entry for entry in entries}
+    for step in ledger.STEPS:
+        entry = by_step.get(step)
+        if entry is None or entry["status"] != "success":
+            return RERUN[step].format(date=date) if entry else None
+    return None
+
+
+def print_status(settings: Settings, date: str | None) -> int:
+    """Print the ledger (every date, or one in detail); return 1 if a shown step failed."""
+    entries = ledger.read(settings.data_dir, date)
+    if not entries:
+        print(f"no runs recorded{' for ' + date if date else ''} in {settings.data_dir / '_ledger'}")
+        return 0
+    by_date: dict[str, dict[str, dict]] = {}
+    for entry in entries:
+        by_date.setdefault(entry["date"], {})[entry["step"]] = entry
+    failed = False
+    print("date        " + "  ".join(f"{step:<18}" for step in ledger.STEPS))
+    for day, steps in by_date.items():
+        cells = []
+        for step in ledger.STEPS:
+            entry = steps.get(step)
+            cell = "—" if entry is None else f"{MARKS[entry['status']]} {entry.get('rows', '')}"
+            failed |= entry is not None and entry["status"] in ("failed", "interrupted")
+            cells.append(f"{cell:<18}")
+        print(f"{day}  " + "  ".join(cells))
+        for step in ledger.STEPS:
+            entry = steps.get(step)
+            if entry and entry.get("error"):
+                print(f"            {step}: {entry['status']}: {entry['error'].splitlines()[0]}")
+        if date:
+            for step in ledger.STEPS:
+                entry = steps.get(step)
+                if entry:
+                    print(f"            {step}: started {entry['started_at']}, finished {entry.get('finished_at', '-')}, "
+                          f"{entry.get('duration_s', '-')} s, {entry.get('rows', 0)} rows, {entry.get('bytes', 0)} bytes")
+        command = rerun_command(list(steps.values()), day)
+        if command:
+            print(f"            rerun: {command}")
+    return 1 if failed else 0
+
+
+def print_summary(settings: Settings, date: str) -> None:
+    """Print rows extracted per table, rows in the warehouse, dbt test results and evidence paths."""
+    entries = {entry["step"]: entry for entry in ledger.read(settings.data_dir, date)}
+    partitions = [p for step in ("extract_postgres", "extract_csv") for p in entries[step]["details"]["partitions"]]
+    con = duck.connect()
+    attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+    print(f"\nsummary for {date}")
+    print(f"  {'table':<36}{'lake rows':>12}{'warehouse rows':>16}")
+    for part in partitions:
+        loaded = con.execute(f"select count(*) from warehouse.raw.{quote(part['table'])}").fetchone()[0]
+        print(f"  {part['source'] + '/' + part['table']:<36}{part['rows']:>12}{loaded:>16}")
+    mart = con.execute("select count(*) from warehouse.marts.order_lines").fetchone()[0]
+    print(f"  {'marts.order_lines':<36}{'':>12}{mart:>16}")
+    tests = test_results()
+    print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))
+    for path in entries["export"]["details"]["paths"]:
+        print(f"  evidence: {path}")

@@ -1,0 +1,126 @@
+"""The embedded PostgreSQL: real binaries from the pgserver wheel, data under the repository."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg2
+from pgserver._commands import POSTGRES_BIN_PATH
+
+from .config import DEFAULT_DBNAMES, Settings
+
+__all__ = ["ServerError", "ensure_databases", "is_running", "start", "stop"]
+
+# PostgreSQL refuses to run as root; pgserver's wheel creates this user for that case.
+SYSTEM_USER = "pgserver"
+
+
+class ServerError(RuntimeError):
+    """The embedded server could not be started or stopped."""
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+    ensure_user_exists(SYSTEM_USER)
+    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    return SYSTEM_USER
+
+
+def _give_to_server_user(folder: Path) -> None:
+    user = _run_as()
+    if user:
+        from pgserver.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(folder)
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+
+
+def _pg(settings: Settings, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [str(POSTGRES_BIN_PATH / program), "-D", str(settings.pgdata), *args]
+    result = subprocess.run(command, capture_output=True, text=True, user=_run_as(), cwd="/")
+    if check and result.returncode != 0:
+        log = settings.pgdata / "server.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise ServerError(f"{program} {' '.join(args)} failed in {settings.pgdata}:\n{result.stderr}{tail}")
+    return result
+
+
+@contextmanager
+def _lock(settings: Settings) -> Iterator[None]:
+    settings.pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with open(settings.pgdata.parent / f".{settings.pgdata.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _init(settings: Settings) -> None:
+    settings.pgdata.mkdir(parents=True, exist_ok=True)
+    _give_to_server_user(settings.pgdata)
+    settings.pgdata.chmod(0o700)
+    _pg(settings, "initdb", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C")
+
+
+def is_running(settings: Settings) -> bool:
+    """Whether the embedded server of ``settings`` is up."""
+    if not (settings.pgdata / "PG_VERSION").exists():
+        return False
+    return _pg(settings, "pg_ctl", "status", check=False).returncode == 0
+
+
+def start(settings: Settings) -> bool:
+    """Start the embedded server (initialising its data folder the first time).
+
+    It listens on 127.0.0.1 at ``settings.pg_port`` and on a Unix socket in
+    ``settings.socket_dir``, with trust authentication for local users.
+
+    Args:
+        settings: where the data folder is and which port to use.
+
+    Returns:
+        True if this call started it, False if it was already running.
+    """
+    with _lock(settings):
+        if not (settings.pgdata / "PG_VERSION").exists():
+            _init(settings)
+        if is_running(settings):
+            return False
+        if settings.socket_dir != settings.pgdata:
+            settings.socket_dir.mkdir(parents=True, exist_ok=True)
+            _give_to_server_user(settings.socket_dir)
+        options = f"-h 127.0.0.1 -p {settings.pg_port} -k {settings.socket_dir}"
+        _pg(settings, "pg_ctl", "start", "-w", "-t", "60", "-l", str(settings.pgdata / "server.log"), "-o", options)
+        return True
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the embedded server; returns False if it was not running."""
+    with _lock(settings):
+        if not is_running(settings):
+            return False
+        _pg(settings, "pg_ctl", "stop", "-w", "-m", "fast")
+        return True
+
+
+def ensure_databases(settings: Settings) -> None:
+    """Create the source and warehouse databases on the embedded server if missing."""
+    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for role in settings.embedded_roles:
+                name = DEFAULT_DBNAMES[role]
+                cur.execute("select 1 from pg_database where datname = %s", (name,))
+                if cur.fetchone() is None:
+                    cur.execute(f'create database "{name}"')
+    finally:
+        conn.close()
