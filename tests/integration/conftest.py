@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -13,7 +12,7 @@ import psycopg2
 import pytest
 
 from extract import server
-from extract.config import REPO_ROOT, Settings, load_settings
+from extract.config import Settings, load_settings
 
 SECRET_ENV = ("SOURCE_DSN", "WAREHOUSE_DSN", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 
@@ -40,8 +39,22 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 
 @pytest.fixture()
 def lake_env(pg_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """``pg_env`` with a lake of its own for one test."""
-    return {**pg_env, "LAKEHOUSE_DATA": str(tmp_path / "data")}
+    """``pg_env`` with a lake and a source and warehouse database of its own for one test.
+
+    The databases are given as SOURCE_DSN and WAREHOUSE_DSN, as a user points the
+    pipeline at a server of their own.
+    """
+    settings = load_settings(pg_env)
+    suffix = uuid.uuid4().hex[:8]
+    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for role in ("source", "warehouse"):
+            cur.execute(f"create database {role}_{suffix}")
+    conn.close()
+    return {**pg_env, "LAKEHOUSE_DATA": str(tmp_path / "data"),
+            "SOURCE_DSN": settings.embedded_dsn(f"source_{suffix}"),
+            "WAREHOUSE_DSN": settings.embedded_dsn(f"warehouse_{suffix}")}
 
 
 @pytest.fixture()
@@ -52,21 +65,3 @@ def settings(lake_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
     for key, value in lake_env.items():
         monkeypatch.setenv(key, value)
     return load_settings(lake_env)
-
-
-def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of ``sql`` on ``dsn``."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.commit()
-        conn.close()
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Run ``python -m extract <args>`` as a user would, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "extract", *args], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
