@@ -99,9 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         return print_status(settings, args.date)
     pipeline.ensure_server(settings)
     if args.command == "psql":
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        os.execv(POSTGRES_BIN_PATH / "psql", ["psql", "-d", settings.dsn(args.role)])
+        os.execv(server.POSTGRES_BIN / "psql", ["psql", "-d", settings.dsn(args.role)])
     csv_path = getattr(args, "csv", None) or settings.demo_csv
     if args.command in ("seed", "run"):
         print(pipeline.seed(settings, scale=args.scale, dump=args.northwind_sql, csv_path=settings.demo_csv,

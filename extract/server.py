@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import pwd
+import stat
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import psycopg2
-from pgserver._commands import POSTGRES_BIN_PATH
 
 from .config import DEFAULT_DBNAMES, Settings
 
-__all__ = ["ServerError", "ensure_databases", "is_running", "start", "stop"]
+__all__ = ["POSTGRES_BIN", "ServerError", "ensure_databases", "is_running", "start", "stop"]
+
+# The binaries inside the pgserver wheel (found without importing pgserver, which has side effects).
+POSTGRES_BIN = Path(importlib.util.find_spec("pgserver").submodule_search_locations[0]) / "pginstall" / "bin"
 
 # PostgreSQL refuses to run as root; pgserver's wheel creates this user for that case.
 SYSTEM_USER = "pgserver"
@@ -26,28 +30,33 @@ class ServerError(RuntimeError):
 
 
 def _run_as() -> str | None:
+    """The system user to run PostgreSQL as: ourselves, or SYSTEM_USER when we are root."""
     if os.geteuid() != 0:
         return None
-    from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-    ensure_user_exists(SYSTEM_USER)
-    ensure_prefix_permissions(POSTGRES_BIN_PATH)
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+                       check=True, capture_output=True)
     return SYSTEM_USER
 
 
 def _give_to_server_user(folder: Path) -> None:
+    """Let SYSTEM_USER own ``folder`` and traverse the folders above it."""
     user = _run_as()
     if user:
-        from pgserver.utils import ensure_prefix_permissions
-
-        ensure_prefix_permissions(folder)
+        for parent in folder.resolve().parents:
+            parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
 
 
 def _pg(settings: Settings, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [str(POSTGRES_BIN_PATH / program), "-D", str(settings.pgdata), *args]
-    result = subprocess.run(command, capture_output=True, text=True, user=_run_as(), cwd="/")
+    command = [str(POSTGRES_BIN / program), "-D", str(settings.pgdata), *args]
+    user = _run_as()
+    # Drop root's groups too: folders whose group is root would otherwise deny access.
+    as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
+    result = subprocess.run(command, capture_output=True, text=True, cwd="/", **as_user)
     if check and result.returncode != 0:
         log = settings.pgdata / "server.log"
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pgserver._commands import POSTGRES_BIN_PATH
+from .server import POSTGRES_BIN
 
 __all__ = ["SourceError", "load_dump"]
 
@@ -18,7 +18,7 @@ def load_dump(dsn: str, path: Path) -> None:
     """Replace the source's public schema with the SQL dump at ``path`` (psql, stop at the first error)."""
     if not path.is_file():
         raise SourceError(f"{path}: dump file not found")
-    psql = [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    psql = [str(POSTGRES_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
     for args in (["-c", "drop schema if exists public cascade; create schema public"], ["-f", str(path)]):
         result = subprocess.run(psql + args, capture_output=True, text=True)
         if result.returncode != 0:
