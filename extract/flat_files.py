@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -53,7 +54,7 @@ def extract_csv(
     columns = "{" + ", ".join(f"{literal(col)}: {literal(kind)}" for col, (kind, _) in schema.items()) + "}"
     query = (
         f"select * from read_csv({literal(str(path))}, header = true, auto_detect = false, "
-        f"delim = ',', quote = '\"', columns = {columns})"
+        f"delim = ',', quote = '\"', strict_mode = true, columns = {columns})"
     )
     try:
         return write_partition(
@@ -61,4 +62,15 @@ def extract_csv(
             source_types={col: pg for col, (_, pg) in schema.items()}, fmt=fmt,
         )
     except duckdb.Error as exc:
-        raise CsvError(f"{path}: {str(exc).splitlines()[0]}") from None
+        raise CsvError(_describe(path, str(exc))) from None
+
+
+def _describe(path: Path, message: str) -> str:
+    """DuckDB's CSV error as one line: the file, the line number, what is wrong, the line itself."""
+    lines = message.splitlines()
+    found = re.search(r"CSV Error on Line: (\d+)", lines[0])
+    if not found:
+        return f"{path}: {lines[0]}"
+    original = next((line.split(": ", 1)[1] for line in lines if line.startswith("Original Line: ")), "")
+    detail = lines[2] if len(lines) > 2 else lines[0]
+    return f"{path}: line {found.group(1)}: {detail} (the line is {original!r})"

@@ -1,0 +1,44 @@
+"""Settings: which server each role uses, and that passwords stay out of messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from extract.config import load_settings, redact
+
+
+def test_embedded_server_when_nothing_is_configured(tmp_path):
+    settings = load_settings({"LAKEHOUSE_PGDATA": str(tmp_path / "pg"), "LAKEHOUSE_PG_PORT": "6543"})
+    assert settings.embedded_roles == ("source", "warehouse")
+    assert settings.dsn("source") == f"host={tmp_path / 'pg'} port=6543 user=postgres dbname=northwind"
+    assert settings.dsn("warehouse").endswith("dbname=warehouse")
+
+
+def test_dsn_per_role_replaces_the_embedded_server_for_that_role():
+    settings = load_settings({"SOURCE_DSN": "postgresql://app:s3cret@db.example:5432/shop"})
+    assert settings.embedded_roles == ("warehouse",)
+    assert settings.dsn("source") == "postgresql://app:s3cret@db.example:5432/shop"
+
+
+def test_pg_variables_mean_a_real_server_for_both_roles():
+    settings = load_settings({"PGHOST": "db.example", "PGUSER": "etl"})
+    assert settings.embedded_roles == ()
+    assert settings.dsn("source") == "dbname=northwind"
+    assert settings.dsn("warehouse") == "dbname=warehouse"
+
+
+def test_redact_never_shows_the_password():
+    assert redact("postgresql://app:s3cret@db.example:5432/shop") == "db.example:5432/shop"
+    assert redact("host=h port=1 dbname=d user=u password=s3cret") == "h:1/d"
+
+
+def test_malformed_dsn_is_named_without_its_content():
+    with pytest.raises(ValueError) as error:
+        load_settings({"WAREHOUSE_DSN": "host=h password=s3cret broken"})
+    assert "WAREHOUSE_DSN" in str(error.value)
+    assert "s3cret" not in str(error.value)
+
+
+def test_long_data_folders_get_a_short_socket_folder(tmp_path):
+    settings = load_settings({"LAKEHOUSE_PGDATA": "/tmp/" + "x" * 120, "LAKEHOUSE_PG_PORT": "6543"})
+    assert len(str(settings.socket_dir / ".s.PGSQL.6543")) < 100
