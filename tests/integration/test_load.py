@@ -1,0 +1,102 @@
+"""Step 2: dbt build into the warehouse, its key tests, and its refusal of incomplete partitions."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import cli, query
+
+from extract import ledger, pipeline
+from extract.config import REPO_ROOT
+from extract.dbt import dbt_env, test_results
+from extract.lake import partition_file
+from extract.source import load_dump
+
+DATE = "2024-01-15"
+
+
+@pytest.fixture()
+def extracted(settings, northwind_sql, order_details_csv):
+    """The real Northwind and its CSV, extracted for DATE."""
+    load_dump(settings.dsn("source"), northwind_sql)
+    pipeline.extract(settings, DATE, csv_path=order_details_csv)
+    return settings
+
+
+def test_build_loads_every_table_with_source_types_and_passes_key_tests(extracted):
+    settings = extracted
+    pipeline.load(settings, DATE)
+    results = test_results()
+    assert results.get("pass", 0) >= 15 and set(results) == {"pass"}
+
+    types_sql = """
+        select table_name, column_name, format_type(a.atttypid, a.atttypmod)
+        from information_schema.columns c
+        join pg_attribute a on a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass
+                           and a.attname = c.column_name
+        where table_schema = %s order by table_name, ordinal_position"""
+    source_types = query(settings.dsn("source"), types_sql, ("public",))
+    raw_types = [row for row in query(settings.dsn("warehouse"), types_sql, ("raw",)) if row[0] != "order_details"]
+    assert raw_types == source_types
+    for table in {t for t, _, _ in source_types}:
+        assert query(settings.dsn("warehouse"), f'select count(*) from raw."{table}"') == \
+            query(settings.dsn("source"), f'select count(*) from "{table}"')
+    assert query(settings.dsn("warehouse"), "select count(*), count(distinct order_id) from marts.order_lines") == \
+        [(2155, 830)]
+
+
+def _refusal(settings, capsys) -> str:
+    with pytest.raises(pipeline.StepFailed) as failure:
+        pipeline.load(settings, DATE)
+    assert failure.value.exit_code == 12
+    return str(failure.value) + capsys.readouterr().out
+
+
+def test_missing_partition_is_refused_by_name(extracted, capsys):
+    partition_file(extracted.data_dir, "postgres", "orders", DATE).unlink()
+    message = _refusal(extracted, capsys)
+    assert "refused" in message and "postgres/orders" in message and "missing" in message
+
+
+def test_corrupted_partition_is_refused_by_name(extracted, capsys):
+    path = partition_file(extracted.data_dir, "csv", "order_details", DATE)
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    message = _refusal(extracted, capsys)
+    assert "csv/order_details" in message and "does not match its manifest" in message
+
+
+def test_failed_extract_step_is_refused(extracted, tmp_path, capsys):
+    with pytest.raises(pipeline.StepFailed):
+        pipeline.extract(extracted, DATE, csv_path=tmp_path / "missing.csv")
+    assert "extract_csv is failed" in _refusal(extracted, capsys)
+
+
+def test_bare_dbt_build_is_refused_too(extracted):
+    partition_file(extracted.data_dir, "postgres", "products", DATE).unlink()
+    result = subprocess.run(
+        [str(Path(REPO_ROOT / ".venv/bin/dbt")), "build", "--project-dir", "dbt_project", "--profiles-dir", ".",
+         "--vars", f"{{run_date: {DATE}}}"],
+        cwd=REPO_ROOT, env=dbt_env(extracted), capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "step 2 (load) refused for 2024-01-15" in result.stdout and "postgres/products" in result.stdout
+
+
+def test_date_never_extracted_is_refused_with_the_command_to_run(settings, capsys):
+    message = _refusal(settings, capsys)
+    assert "extract_postgres has not run for 2024-01-15" in message and "make extract DATE=2024-01-15" in message
+
+
+def test_duplicate_order_lines_fail_the_key_tests(settings, northwind_sql, order_details_csv, tmp_path, lake_env):
+    load_dump(settings.dsn("source"), northwind_sql)
+    bad = tmp_path / "order_details.csv"
+    lines = order_details_csv.read_text().splitlines()
+    bad.write_text("\n".join(lines + [lines[1], "99999,11,14,1,0"]) + "\n")
+    assert cli(lake_env, "extract", "--date", DATE, "--csv", str(bad)).returncode == 0
+    result = cli(lake_env, "load", "--date", DATE)
+    assert result.returncode == 12
+    assert "unique_combination_of_columns_stg_csv__order_details" in result.stdout
+    assert "relationships_stg_csv__order_details_order_id" in result.stdout
+    assert "step load failed" in result.stderr
+    assert ledger.read(settings.data_dir, DATE)[-1]["status"] == "failed"
