@@ -46,15 +46,15 @@ def run_dbt(settings: Settings, *args: str) -> None:
     """
     command = [str(Path(sys.executable).with_name("dbt")), *args,
                "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
-    process = subprocess.Popen(command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, cwd=REPO_ROOT)
     errors = []
-    for line in process.stdout:
-        sys.stdout.write(line)
-        text = line.strip()
-        if "refused" in text or "Error" in text or text.startswith("Failure in"):
-            errors.append(text.split("  ", 1)[-1].strip())
-    if process.wait() != 0:
+    with subprocess.Popen(command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, cwd=REPO_ROOT) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            text = line.strip()
+            if "refused" in text or "Error" in text or text.startswith("Failure in"):
+                errors.append(text.split("  ", 1)[-1].strip())
+    if process.returncode != 0:
         raise DbtError(f"dbt {args[0]} failed: " + ("; ".join(errors[:3]) or f"exit code {process.returncode}"))
 
 
