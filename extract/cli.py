@@ -19,7 +19,7 @@ EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_LOCKED = 2, 3, 4, 75
 
 
 def _today() -> str:
-    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def _date(text: str) -> str:
@@ -45,37 +45,68 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--scale", type=float, default=1.0, help="demo scale factor (1 = Northwind's sizes)")
         sub.add_argument("--northwind-sql", type=Path, help="load this SQL dump instead of the demo data")
 
-    sub = commands.add_parser("server", help="the embedded PostgreSQL: start, stop, status",
-                              description="Example: python -m extract server start")
+    sub = commands.add_parser(
+        "server",
+        help="the embedded PostgreSQL: start, stop, status",
+        description="Example: python -m extract server start",
+    )
     sub.add_argument("action", choices=["start", "stop", "status"])
 
-    sub = commands.add_parser("seed", help="fill the source database with demo data or a dump",
-                              description="Example: python -m extract seed --scale 10 --force")
+    sub = commands.add_parser(
+        "seed",
+        help="fill the source database with demo data or a dump",
+        description="Example: python -m extract seed --scale 10 --force",
+    )
     with_seed(sub)
     sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
 
-    with_csv(with_date(commands.add_parser(
-        "extract", help="step 1: source tables and CSV into the lake",
-        description="Example: python -m extract extract --date 2024-01-15")))
+    with_csv(
+        with_date(
+            commands.add_parser(
+                "extract",
+                help="step 1: source tables and CSV into the lake",
+                description="Example: python -m extract extract --date 2024-01-15",
+            )
+        )
+    )
 
-    sub = with_date(commands.add_parser("load", help="step 2: dbt build for the date into the warehouse",
-                                        description="Example: python -m extract load --date 2024-01-15"))
+    sub = with_date(
+        commands.add_parser(
+            "load",
+            help="step 2: dbt build for the date into the warehouse",
+            description="Example: python -m extract load --date 2024-01-15",
+        )
+    )
     sub.add_argument("--target", choices=["lakehouse", "postgres"], default="lakehouse")
 
-    with_date(commands.add_parser("export", help="write the evidence CSV/JSON from the warehouse",
-                                  description="Example: python -m extract export --date 2024-01-15"))
+    with_date(
+        commands.add_parser(
+            "export",
+            help="write the evidence CSV/JSON from the warehouse",
+            description="Example: python -m extract export --date 2024-01-15",
+        )
+    )
 
-    sub = with_date(commands.add_parser("run", help="the whole pipeline for a date: seed if empty, extract, load, export",
-                                        description="Example: python -m extract run --date 2024-01-15"))
+    sub = with_date(
+        commands.add_parser(
+            "run",
+            help="the whole pipeline for a date: seed if empty, extract, load, export",
+            description="Example: python -m extract run --date 2024-01-15",
+        )
+    )
     with_seed(sub)
     with_csv(sub)
 
-    sub = commands.add_parser("status", help="the ledger: each step's outcome per date",
-                              description="Example: python -m extract status --date 2024-01-15")
+    sub = commands.add_parser(
+        "status",
+        help="the ledger: each step's outcome per date",
+        description="Example: python -m extract status --date 2024-01-15",
+    )
     sub.add_argument("--date", type=_date, help="one date in detail")
 
-    sub = commands.add_parser("psql", help="open psql on the warehouse (or the source)",
-                              description="Example: python -m extract psql source")
+    sub = commands.add_parser(
+        "psql", help="open psql on the warehouse (or the source)", description="Example: python -m extract psql source"
+    )
     sub.add_argument("role", nargs="?", choices=["warehouse", "source"], default="warehouse")
     return parser
 
@@ -86,8 +117,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.action == "start":
             started = server.start(settings)
             server.ensure_databases(settings)
-            print(f"embedded PostgreSQL {'started' if started else 'already running'}: "
-                  f"127.0.0.1:{settings.pg_port}, socket {settings.socket_dir}")
+            print(
+                f"embedded PostgreSQL {'started' if started else 'already running'}: "
+                f"127.0.0.1:{settings.pg_port}, socket {settings.socket_dir}"
+            )
         elif args.action == "stop":
             print("stopped" if server.stop(settings) else "not running")
         else:
@@ -102,8 +135,16 @@ def _run(args: argparse.Namespace) -> int:
         os.execv(server.POSTGRES_BIN / "psql", ["psql", "-d", settings.dsn(args.role)])
     csv_path = getattr(args, "csv", None) or settings.demo_csv
     if args.command in ("seed", "run"):
-        print(pipeline.seed(settings, scale=args.scale, dump=args.northwind_sql, csv_path=settings.demo_csv,
-                            force=getattr(args, "force", False)), flush=True)
+        print(
+            pipeline.seed(
+                settings,
+                scale=args.scale,
+                dump=args.northwind_sql,
+                csv_path=settings.demo_csv,
+                force=getattr(args, "force", False),
+            ),
+            flush=True,
+        )
         if args.command == "seed":
             return 0
     with ledger.date_lock(settings.data_dir, args.date):

@@ -44,11 +44,18 @@ def run_dbt(settings: Settings, *args: str) -> None:
     Raises:
         DbtError: with the first error line dbt printed.
     """
-    command = [str(Path(sys.executable).with_name("dbt")), *args,
-               "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
+    command = [
+        str(Path(sys.executable).with_name("dbt")),
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(REPO_ROOT),
+    ]
     errors = []
-    with subprocess.Popen(command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, cwd=REPO_ROOT) as process:
+    with subprocess.Popen(
+        command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT
+    ) as process:
         for line in process.stdout:
             sys.stdout.write(line)
             text = line.strip()

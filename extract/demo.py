@@ -10,8 +10,21 @@ import duckdb
 __all__ = ["northwind_ddl", "generate"]
 
 # Dependency order: every table comes after the tables its foreign keys reference.
-_TABLES = ("categories", "customer_demographics", "customers", "customer_customer_demo", "employees", "region",
-           "territories", "employee_territories", "shippers", "suppliers", "products", "orders", "us_states")
+_TABLES = (
+    "categories",
+    "customer_demographics",
+    "customers",
+    "customer_customer_demo",
+    "employees",
+    "region",
+    "territories",
+    "employee_territories",
+    "shippers",
+    "suppliers",
+    "products",
+    "orders",
+    "us_states",
+)
 _EMPTY = ("customer_demographics", "customer_customer_demo")  # empty in the real dump too
 _FIRST_ORDER_ID, _REAL_ORDERS, _LAST_DAY = 10248, 830, "1998-05-06"
 
@@ -82,11 +95,16 @@ create table us_states (
     constraint pk_usstates primary key (state_id));
 """
 
-_CATEGORIES = [("Beverages", "Soft drinks, coffees, teas, beers, and ales"),
-               ("Condiments", "Sweet and savory sauces, relishes, spreads, and seasonings"),
-               ("Confections", "Desserts, candies, and sweet breads"), ("Dairy Products", "Cheeses"),
-               ("Grains/Cereals", "Breads, crackers, pasta, and cereal"), ("Meat/Poultry", "Prepared meats"),
-               ("Produce", "Dried fruit and bean curd"), ("Seafood", "Seaweed and fish")]
+_CATEGORIES = [
+    ("Beverages", "Soft drinks, coffees, teas, beers, and ales"),
+    ("Condiments", "Sweet and savory sauces, relishes, spreads, and seasonings"),
+    ("Confections", "Desserts, candies, and sweet breads"),
+    ("Dairy Products", "Cheeses"),
+    ("Grains/Cereals", "Breads, crackers, pasta, and cereal"),
+    ("Meat/Poultry", "Prepared meats"),
+    ("Produce", "Dried fruit and bean curd"),
+    ("Seafood", "Seaweed and fish"),
+]
 _EMPLOYEES = [  # last, first, title, courtesy, born, hired, city, region, country, reports_to
     ("Avery", "Nora", "Sales Representative", "Ms.", "1958-03-11", "1992-04-01", "Seattle", "WA", "USA", 2),
     ("Hollis", "Gregory", "Vice President, Sales", "Dr.", "1952-09-02", "1992-08-14", "Tacoma", "WA", "USA", None),
@@ -96,62 +114,160 @@ _EMPLOYEES = [  # last, first, title, courtesy, born, hired, city, region, count
     ("Sato", "Kenji", "Sales Representative", "Mr.", "1963-01-08", "1993-10-17", "London", None, "UK", 5),
     ("Whitford", "Oliver", "Sales Representative", "Mr.", "1960-02-14", "1994-01-02", "London", None, "UK", 5),
     ("Castellano", "Irene", "Inside Sales Coordinator", "Ms.", "1958-12-03", "1994-03-05", "Seattle", "WA", "USA", 2),
-    ("Dunmore", "Alice", "Sales Representative", "Ms.", "1966-07-21", "1994-11-15", "London", None, "UK", 5)]
-_CITIES = [("Berlin", None, "Germany"), ("München", None, "Germany"), ("Aachen", None, "Germany"),
-           ("London", None, "UK"), ("Cowes", "Isle of Wight", "UK"), ("Paris", None, "France"),
-           ("Lyon", None, "France"), ("Madrid", None, "Spain"), ("Barcelona", None, "Spain"),
-           ("Torino", None, "Italy"), ("Graz", None, "Austria"), ("Bern", None, "Switzerland"),
-           ("Bruxelles", None, "Belgium"), ("Lisboa", None, "Portugal"), ("Helsinki", None, "Finland"),
-           ("Stavern", None, "Norway"), ("Luleå", None, "Sweden"), ("Århus", None, "Denmark"),
-           ("Warszawa", None, "Poland"), ("Cork", "Co. Cork", "Ireland"), ("México D.F.", None, "Mexico"),
-           ("Buenos Aires", None, "Argentina"), ("São Paulo", "SP", "Brazil"), ("Rio de Janeiro", "RJ", "Brazil"),
-           ("Caracas", "DF", "Venezuela"), ("Montréal", "Québec", "Canada"), ("Vancouver", "BC", "Canada"),
-           ("Seattle", "WA", "USA"), ("Portland", "OR", "USA"), ("Boise", "ID", "USA"),
-           ("Albuquerque", "NM", "USA"), ("Anchorage", "AK", "USA")]
+    ("Dunmore", "Alice", "Sales Representative", "Ms.", "1966-07-21", "1994-11-15", "London", None, "UK", 5),
+]
+_CITIES = [
+    ("Berlin", None, "Germany"),
+    ("München", None, "Germany"),
+    ("Aachen", None, "Germany"),
+    ("London", None, "UK"),
+    ("Cowes", "Isle of Wight", "UK"),
+    ("Paris", None, "France"),
+    ("Lyon", None, "France"),
+    ("Madrid", None, "Spain"),
+    ("Barcelona", None, "Spain"),
+    ("Torino", None, "Italy"),
+    ("Graz", None, "Austria"),
+    ("Bern", None, "Switzerland"),
+    ("Bruxelles", None, "Belgium"),
+    ("Lisboa", None, "Portugal"),
+    ("Helsinki", None, "Finland"),
+    ("Stavern", None, "Norway"),
+    ("Luleå", None, "Sweden"),
+    ("Århus", None, "Denmark"),
+    ("Warszawa", None, "Poland"),
+    ("Cork", "Co. Cork", "Ireland"),
+    ("México D.F.", None, "Mexico"),
+    ("Buenos Aires", None, "Argentina"),
+    ("São Paulo", "SP", "Brazil"),
+    ("Rio de Janeiro", "RJ", "Brazil"),
+    ("Caracas", "DF", "Venezuela"),
+    ("Montréal", "Québec", "Canada"),
+    ("Vancouver", "BC", "Canada"),
+    ("Seattle", "WA", "USA"),
+    ("Portland", "OR", "USA"),
+    ("Boise", "ID", "USA"),
+    ("Albuquerque", "NM", "USA"),
+    ("Anchorage", "AK", "USA"),
+]
 _WORDS = {  # picked with demo_<name>(i) -> list[i % len]
     "first": "Maria Ana Thomas Hanna Elizabeth Victoria Francisco Yang Pedro Aria Diego Martine Laurence Paolo "
-             "Carlos Yvonne Rene Jytte Pirkko Liu Karin Howard Sergio Helena".split(),
+    "Carlos Yvonne Rene Jytte Pirkko Liu Karin Howard Sergio Helena".split(),
     "last": "Anders Berglund Moos Lincoln Ashworth Chang Afonso Cruz Simpson Roel Rancé Fonseca Wilson Koskitalo "
-            "Larsson Schmitt Pontes Karttunen Petersen Accorti Hernández Müller Novak Dubois".split(),
-    "title": ["Sales Representative", "Owner", "Marketing Manager", "Accounting Manager", "Sales Manager",
-              "Order Administrator", "Sales Associate", "Marketing Assistant", "Sales Agent", "Purchasing Manager"],
-    "street": ["Obere Str.", "Rue des Bouchers", "Calle del Rosal", "Via Monte Bianco", "Berkeley Gardens",
-               "Kirchgasse", "Avda. Brasil", "Crowther Way", "Strada Provinciale", "Grenzacherweg", "Walserweg"],
-    "head": ["Alpen", "Bergmann", "Blauer", "Bottega", "Casa", "Drachen", "Emporio", "Folk", "Galeria", "Hungry",
-             "Island", "Lazy", "Maison"],  # 13 heads x 7 tails = 91 customers with unique 5-letter ids
+    "Larsson Schmitt Pontes Karttunen Petersen Accorti Hernández Müller Novak Dubois".split(),
+    "title": [
+        "Sales Representative",
+        "Owner",
+        "Marketing Manager",
+        "Accounting Manager",
+        "Sales Manager",
+        "Order Administrator",
+        "Sales Associate",
+        "Marketing Assistant",
+        "Sales Agent",
+        "Purchasing Manager",
+    ],
+    "street": [
+        "Obere Str.",
+        "Rue des Bouchers",
+        "Calle del Rosal",
+        "Via Monte Bianco",
+        "Berkeley Gardens",
+        "Kirchgasse",
+        "Avda. Brasil",
+        "Crowther Way",
+        "Strada Provinciale",
+        "Grenzacherweg",
+        "Walserweg",
+    ],
+    "head": [
+        "Alpen",
+        "Bergmann",
+        "Blauer",
+        "Bottega",
+        "Casa",
+        "Drachen",
+        "Emporio",
+        "Folk",
+        "Galeria",
+        "Hungry",
+        "Island",
+        "Lazy",
+        "Maison",
+    ],  # 13 heads x 7 tails = 91 customers with unique 5-letter ids
     "tail": ["Delikatessen", "Supermarkt", "Grocery", "Markets", "Comidas", "Imports", "Handel"],
-    "sup_head": ["Exotic", "Cajun", "Tokyo", "Pavlova", "Specialty", "Nordic", "Bigfoot", "Svensk", "Joyeux",
-                 "Formaggi"],
+    "sup_head": [
+        "Exotic",
+        "Cajun",
+        "Tokyo",
+        "Pavlova",
+        "Specialty",
+        "Nordic",
+        "Bigfoot",
+        "Svensk",
+        "Joyeux",
+        "Formaggi",
+    ],
     "sup_tail": ["Liquids", "Traders", "Foods"],
-    "adjective": ["Alpine", "Northwoods", "Outback", "Grandma's", "Chef Marco's", "Louisiana", "Sir Rodney's",
-                  "Gustaf's", "Nordic", "Tuscan"],
-    "noun": [["Tea", "Lager", "Coffee"], ["Syrup", "Mustard", "Hot Sauce"], ["Chocolate", "Biscuits", "Marmalade"],
-             ["Cheese", "Mozzarella", "Gouda"], ["Crispbread", "Gnocchi", "Ravioli"],
-             ["Pâté", "Sausages", "Tourtière"], ["Dried Pears", "Tofu", "Dried Apples"],
-             ["Crab Meat", "Herring", "Caviar"]],
-    "pack": ["24 - 12 oz bottles", "12 - 550 ml bottles", "10 boxes x 12 pieces", "12 - 100 g pkgs",
-             "24 - 500 g pkgs", "20 - 1 kg tins", "50 - 300 g pkgs", "24 - 250 g jars"],
-    "territory": ("Westboro,Bedford,Georgetown,Boston,Cambridge,Braintree,Providence,Hartford,Portsmouth,Wilton,"
-                  "Morristown,Edison,New York,Melville,Fairport,Philadelphia,Newark,Rockville,Baltimore,"
-                  "Greensboro,Cary,Columbia,Atlanta,Savannah,Orlando,Tampa,Louisville,Nashville,Memphis,"
-                  "Cleveland,Findlay,Southfield,Troy,Racine,Roseville,Minneapolis,Chicago,Bentonville,Dallas,"
-                  "Austin,Houston,Denver,Colorado Springs,Phoenix,Scottsdale,Santa Monica,Menlo Park,"
-                  "San Francisco,Foster City,Redmond,Seattle,Bellevue,Portland").split(","),
+    "adjective": [
+        "Alpine",
+        "Northwoods",
+        "Outback",
+        "Grandma's",
+        "Chef Marco's",
+        "Louisiana",
+        "Sir Rodney's",
+        "Gustaf's",
+        "Nordic",
+        "Tuscan",
+    ],
+    "noun": [
+        ["Tea", "Lager", "Coffee"],
+        ["Syrup", "Mustard", "Hot Sauce"],
+        ["Chocolate", "Biscuits", "Marmalade"],
+        ["Cheese", "Mozzarella", "Gouda"],
+        ["Crispbread", "Gnocchi", "Ravioli"],
+        ["Pâté", "Sausages", "Tourtière"],
+        ["Dried Pears", "Tofu", "Dried Apples"],
+        ["Crab Meat", "Herring", "Caviar"],
+    ],
+    "pack": [
+        "24 - 12 oz bottles",
+        "12 - 550 ml bottles",
+        "10 boxes x 12 pieces",
+        "12 - 100 g pkgs",
+        "24 - 500 g pkgs",
+        "20 - 1 kg tins",
+        "50 - 300 g pkgs",
+        "24 - 250 g jars",
+    ],
+    "territory": (
+        "Westboro,Bedford,Georgetown,Boston,Cambridge,Braintree,Providence,Hartford,Portsmouth,Wilton,"
+        "Morristown,Edison,New York,Melville,Fairport,Philadelphia,Newark,Rockville,Baltimore,"
+        "Greensboro,Cary,Columbia,Atlanta,Savannah,Orlando,Tampa,Louisville,Nashville,Memphis,"
+        "Cleveland,Findlay,Southfield,Troy,Racine,Roseville,Minneapolis,Chicago,Bentonville,Dallas,"
+        "Austin,Houston,Denver,Colorado Springs,Phoenix,Scottsdale,Santa Monica,Menlo Park,"
+        "San Francisco,Foster City,Redmond,Seattle,Bellevue,Portland"
+    ).split(","),
     "city": [{"city": c, "region": r, "country": n} for c, r, n in _CITIES],
 }
 _SHIPPERS = ["Swift Couriers", "United Freight", "Federal Cargo", "Alliance Shippers", "Polar Post", "Global Express"]
 _REGIONS = ["Eastern", "Western", "Northern", "Southern"]
-_STATES = [s.split(":") for s in (
-    "Alabama:AL:south,Alaska:AK:north,Arizona:AZ:west,Arkansas:AR:south,California:CA:west,Colorado:CO:west,"
-    "Connecticut:CT:east,Delaware:DE:east,District of Columbia:DC:east,Florida:FL:south,Georgia:GA:south,"
-    "Hawaii:HI:west,Idaho:ID:midwest,Illinois:IL:midwest,Indiana:IN:midwest,Iowa:IA:midwest,Kansas:KS:midwest,"
-    "Kentucky:KY:south,Louisiana:LA:south,Maine:ME:north,Maryland:MD:east,Massachusetts:MA:north,"
-    "Michigan:MI:north,Minnesota:MN:north,Mississippi:MS:south,Missouri:MO:south,Montana:MT:west,"
-    "Nebraska:NE:midwest,Nevada:NV:west,New Hampshire:NH:east,New Jersey:NJ:east,New Mexico:NM:west,"
-    "New York:NY:east,North Carolina:NC:east,North Dakota:ND:midwest,Ohio:OH:midwest,Oklahoma:OK:midwest,"
-    "Oregon:OR:west,Pennsylvania:PA:east,Rhode Island:RI:east,South Carolina:SC:east,South Dakota:SD:midwest,"
-    "Tennessee:TN:midwest,Texas:TX:west,Utah:UT:west,Vermont:VT:east,Virginia:VA:east,Washington:WA:west,"
-    "West Virginia:WV:south,Wisconsin:WI:midwest,Wyoming:WY:west").split(",")]
+_STATES = [
+    s.split(":")
+    for s in (
+        "Alabama:AL:south,Alaska:AK:north,Arizona:AZ:west,Arkansas:AR:south,California:CA:west,Colorado:CO:west,"
+        "Connecticut:CT:east,Delaware:DE:east,District of Columbia:DC:east,Florida:FL:south,Georgia:GA:south,"
+        "Hawaii:HI:west,Idaho:ID:midwest,Illinois:IL:midwest,Indiana:IN:midwest,Iowa:IA:midwest,Kansas:KS:midwest,"
+        "Kentucky:KY:south,Louisiana:LA:south,Maine:ME:north,Maryland:MD:east,Massachusetts:MA:north,"
+        "Michigan:MI:north,Minnesota:MN:north,Mississippi:MS:south,Missouri:MO:south,Montana:MT:west,"
+        "Nebraska:NE:midwest,Nevada:NV:west,New Hampshire:NH:east,New Jersey:NJ:east,New Mexico:NM:west,"
+        "New York:NY:east,North Carolina:NC:east,North Dakota:ND:midwest,Ohio:OH:midwest,Oklahoma:OK:midwest,"
+        "Oregon:OR:west,Pennsylvania:PA:east,Rhode Island:RI:east,South Carolina:SC:east,South Dakota:SD:midwest,"
+        "Tennessee:TN:midwest,Texas:TX:west,Utah:UT:west,Vermont:VT:east,Virginia:VA:east,Washington:WA:west,"
+        "West Virginia:WV:south,Wisconsin:WI:midwest,Wyoming:WY:west"
+    ).split(",")
+]
 
 _MACROS = """\
 create or replace temp macro demo_h(i, s) as (hash(i, s) >> 1)::bigint;
@@ -161,7 +277,8 @@ create or replace temp macro demo_phone(i, s) as
 create or replace temp macro demo_postal(i, s) as lpad((demo_h(i, s || '.zip') % 100000)::varchar, 5, '0');
 create or replace temp macro demo_address(i, s) as
     (1 + demo_h(i, s || '.no') % 250)::varchar || ' ' || demo_street(demo_h(i, s || '.street'));
-create or replace temp macro demo_png(i) as '\\x89PNG\\x0D\\x0A\\x1A\\x0A\\x00\\x00\\x00\\x0DIHDR'::blob || i::varchar::blob;
+create or replace temp macro demo_png(i) as
+    '\\x89PNG\\x0D\\x0A\\x1A\\x0A\\x00\\x00\\x00\\x0DIHDR'::blob || i::varchar::blob;
 create or replace temp macro demo_num(x) as rtrim(rtrim(round(x, 2)::decimal(18, 2)::varchar, '0'), '.');
 """
 
@@ -182,7 +299,8 @@ create or replace temp table demo_employees as
 select k, k + 1 as employee_id, last_name, first_name, title, title_of_courtesy, birth_date::date as birth_date,
     hire_date::date as hire_date, demo_address(k, 'e') as address, city, region, demo_postal(k, 'e') as postal_code,
     country, demo_phone(k, 'e.phone') as home_phone, lpad((demo_h(k, 'e.ext') % 10000)::varchar, 4, '0') as extension,
-    demo_png(k) as photo, first_name || ' joined the company in ' || left(v.hire_date, 4) || ' as ' || lower(title) || '.' as notes,
+    demo_png(k) as photo,
+    first_name || ' joined the company in ' || left(v.hire_date, 4) || ' as ' || lower(title) || '.' as notes,
     reports_to, 'http://accweb/employees/' || lower(last_name) || '.bmp' as photo_path
 from {employees} v(k, last_name, first_name, title, title_of_courtesy, birth_date, hire_date, city, region, country,
     reports_to);
@@ -215,7 +333,8 @@ select k, k + 1 as product_id, demo_adjective(k // 8) || ' ' || demo_noun(k % 8)
     (demo_h(k, 'p.discontinued') % 10 = 0)::int as discontinued
 from range(77) r(k);
 create or replace temp table demo_us_states as
-select k, k + 1 as state_id, state_name, state_abbr, state_region from {states} v(k, state_name, state_abbr, state_region);
+select k, k + 1 as state_id, state_name, state_abbr, state_region
+from {states} v(k, state_name, state_abbr, state_region);
 """
 
 # Orders are spread evenly over the real date range, in order_id order; orders whose shipping
@@ -229,22 +348,22 @@ with o as (
 select o.k, {first_id} + o.k as order_id, c.customer_id, 1 + demo_h(o.k, 'o.employee') % 9 as employee_id,
     order_date, order_date + [28, 28, 28, 28, 14, 42][1 + demo_h(o.k, 'o.required') % 6]::int as required_date,
     case when order_date + ship_days <= date '{last_day}' then order_date + ship_days end as shipped_date,
-    1 + demo_h(o.k, 'o.via') % 3 as ship_via, round(0.02 + 800 * pow(demo_u(o.k, 'o.freight'), 4), 2) as freight,
+    1 + demo_h(o.k, 'o.via') % 3 as ship_via, round(0.02 + 600 * pow(demo_u(o.k, 'o.freight'), 4), 2) as freight,
     c.company_name as ship_name, c.address as ship_address, c.city as ship_city, c.region as ship_region,
     c.postal_code as ship_postal_code, c.country as ship_country
 from o join demo_customers c on c.k = demo_h(o.k, 'o.customer') % 91
 order by o.k;
 """
 
-# 1-5 lines per order (mean 2.61); products first + n * step (mod 77) are distinct for n < 77.
+# 1-5 lines per order (17/33/29/16/5%, mean 2.59); products first + n * step (mod 77) are distinct for n < 77.
 # Orders placed in 1996 were billed at 80% of today's list price; 61% of lines have no discount.
 _ORDER_DETAILS = """\
 copy (
     with o as (
-        select order_id, order_date, case when h < 16 then 1 when h < 49 then 2 when h < 79 then 3
+        select order_id, order_date, case when h < 17 then 1 when h < 50 then 2 when h < 79 then 3
                 when h < 95 then 4 else 5 end as n_lines,
             demo_h(order_id, 'l.first') % 77 as first, 1 + demo_h(order_id, 'l.step') % 76 as step
-        from (select order_id, order_date, demo_h(order_id, 'l.lines') % 100 as h from demo_orders)),
+        from (select order_id, order_date, demo_h(order_id, 'l.n') % 100 as h from demo_orders)),
     l as (
         select o.*, 1 + (first + n * step) % 77 as product_id, demo_h(order_id * 8 + n, 'l.line') as h
         from o join range(5) r(n) on n < o.n_lines)
@@ -336,9 +455,15 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     for name, words in _WORDS.items():
         con.execute(f"create or replace temp macro demo_{name}(i) as ({_lit(words)})[1 + i % {len(words)}]")
     con.execute(_MACROS)
-    con.execute(_SMALL_TABLES.format(categories=_values(_CATEGORIES), employees=_values(_EMPLOYEES),
-                                     regions=_values([(r,) for r in _REGIONS]), states=_values(_STATES),
-                                     shippers=_values([(s,) for s in _SHIPPERS])))
+    con.execute(
+        _SMALL_TABLES.format(
+            categories=_values(_CATEGORIES),
+            employees=_values(_EMPLOYEES),
+            regions=_values([(r,) for r in _REGIONS]),
+            states=_values(_STATES),
+            shippers=_values([(s,) for s in _SHIPPERS]),
+        )
+    )
     con.execute(_ORDERS.format(n=n_orders, first_id=_FIRST_ORDER_ID, last_day=_LAST_DAY))
 
     rows = dict.fromkeys(_EMPTY, 0)

@@ -58,8 +58,15 @@ def extract_csv(
     )
     try:
         return write_partition(
-            con, query, lake=lake, source="csv", table=name, date=date, origin=str(path),
-            source_types={col: pg for col, (_, pg) in schema.items()}, fmt=fmt,
+            con,
+            query,
+            lake=lake,
+            source="csv",
+            table=name,
+            date=date,
+            origin=str(path),
+            source_types={col: pg for col, (_, pg) in schema.items()},
+            fmt=fmt,
         )
     except duckdb.Error as exc:
         raise CsvError(_describe(path, str(exc))) from None

@@ -13,7 +13,16 @@ import duckdb
 
 from .sql import literal
 
-__all__ = ["FORMATS", "Manifest", "PartitionError", "manifest_path", "partition_file", "read_manifest", "verify", "write_partition"]
+__all__ = [
+    "FORMATS",
+    "Manifest",
+    "PartitionError",
+    "manifest_path",
+    "partition_file",
+    "read_manifest",
+    "verify",
+    "write_partition",
+]
 
 FORMATS = {"parquet": "(format parquet, compression zstd)", "csv": "(format csv, header true)"}
 MANIFEST = "_manifest.json"
@@ -129,7 +138,7 @@ def write_partition(
     relation = con.sql(query)
     columns = [
         {"name": name, "type": str(kind), "source_type": source_types[name]}
-        for name, kind in zip(relation.columns, relation.types)
+        for name, kind in zip(relation.columns, relation.types, strict=True)
     ]
     try:
         rows = con.execute(f"copy ({query}) to {literal(str(tmp))} {FORMATS[fmt]}").fetchone()[0]
@@ -147,7 +156,7 @@ def write_partition(
         sha256=sha256_file(tmp),
         origin=origin,
         columns=columns,
-        extracted_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_file = target.parent / MANIFEST
     manifest_file.unlink(missing_ok=True)

@@ -8,9 +8,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["STEPS", "LockedError", "Step", "date_lock", "read", "record"]
 
@@ -26,7 +26,7 @@ def _folder(lake: Path, date: str) -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _write(path: Path, entry: dict) -> None:
@@ -53,8 +53,14 @@ def record(lake: Path, date: str, step: str) -> Iterator[Step]:
     as 'interrupted' once that pid is gone.
     """
     path = _folder(lake, date) / f"{step}.json"
-    entry = {"date": date, "step": step, "status": "running", "started_at": _now(), "pid": os.getpid(),
-             "host": socket.gethostname()}
+    entry = {
+        "date": date,
+        "step": step,
+        "status": "running",
+        "started_at": _now(),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
     _write(path, entry)
     started = time.monotonic()
     progress = Step()
@@ -66,8 +72,13 @@ def record(lake: Path, date: str, step: str) -> Iterator[Step]:
     else:
         entry.update(status="success")
     finally:
-        entry.update(finished_at=_now(), duration_s=round(time.monotonic() - started, 3), rows=progress.rows,
-                     bytes=progress.bytes, details=progress.details)
+        entry.update(
+            finished_at=_now(),
+            duration_s=round(time.monotonic() - started, 3),
+            rows=progress.rows,
+            bytes=progress.bytes,
+            details=progress.details,
+        )
         _write(path, entry)
 
 

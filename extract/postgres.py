@@ -67,8 +67,15 @@ def extract_tables(
         query = f"select * from {quote(SOURCE_ALIAS)}.{quote(schema)}.{quote(table)} order by {order}"
         manifests.append(
             write_partition(
-                con, query, lake=lake, source="postgres", table=table, date=date,
-                origin=origin, source_types=entry["types"], fmt=fmt,
+                con,
+                query,
+                lake=lake,
+                source="postgres",
+                table=table,
+                date=date,
+                origin=origin,
+                source_types=entry["types"],
+                fmt=fmt,
             )
         )
     return manifests

@@ -56,8 +56,10 @@ def print_status(settings: Settings, date: str | None) -> int:
             for step in ledger.STEPS:
                 entry = steps.get(step)
                 if entry:
-                    print(f"            {step}: started {entry['started_at']}, finished {entry.get('finished_at', '-')}, "
-                          f"{entry.get('duration_s', '-')} s, {entry.get('rows', 0)} rows, {entry.get('bytes', 0)} bytes")
+                    print(
+                        f"            {step}: started {entry['started_at']}, finished {entry.get('finished_at', '-')}, "
+                        f"{entry.get('duration_s', '-')} s, {entry.get('rows', 0)} rows, {entry.get('bytes', 0)} bytes"
+                    )
         command = rerun_command(list(steps.values()), day)
         if command:
             print(f"            rerun: {command}")

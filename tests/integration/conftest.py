@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psycopg2
 import pytest
@@ -28,8 +28,9 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     """Environment that points the pipeline at a fresh embedded server (started here, stopped at the end)."""
     root = tmp_path_factory.mktemp("pg")
     env = {key: value for key, value in os.environ.items() if key not in SECRET_ENV}
-    env.update(LAKEHOUSE_PGDATA=str(root / "pgdata"), LAKEHOUSE_PG_PORT=str(_free_port()),
-               LAKEHOUSE_DATA=str(root / "data"))
+    env.update(
+        LAKEHOUSE_PGDATA=str(root / "pgdata"), LAKEHOUSE_PG_PORT=str(_free_port()), LAKEHOUSE_DATA=str(root / "data")
+    )
     settings = load_settings(env)
     server.start(settings)
     server.ensure_databases(settings)
@@ -52,9 +53,12 @@ def lake_env(pg_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
         for role in ("source", "warehouse"):
             cur.execute(f"create database {role}_{suffix}")
     conn.close()
-    return {**pg_env, "LAKEHOUSE_DATA": str(tmp_path / "data"),
-            "SOURCE_DSN": settings.embedded_dsn(f"source_{suffix}"),
-            "WAREHOUSE_DSN": settings.embedded_dsn(f"warehouse_{suffix}")}
+    return {
+        **pg_env,
+        "LAKEHOUSE_DATA": str(tmp_path / "data"),
+        "SOURCE_DSN": settings.embedded_dsn(f"source_{suffix}"),
+        "WAREHOUSE_DSN": settings.embedded_dsn(f"warehouse_{suffix}"),
+    }
 
 
 @pytest.fixture()

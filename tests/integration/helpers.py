@@ -24,5 +24,6 @@ def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run ``python -m extract <args>`` as a user would, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "extract", *args], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "extract", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )

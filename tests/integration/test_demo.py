@@ -17,9 +17,21 @@ COLUMNS_SQL = """
     from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
     order by c.relname, a.attnum"""
-SIZES = {"categories": 8, "customers": 91, "employees": 9, "employee_territories": 49, "orders": 830,
-         "products": 77, "region": 4, "shippers": 6, "suppliers": 29, "territories": 53, "us_states": 51,
-         "customer_customer_demo": 0, "customer_demographics": 0}
+SIZES = {
+    "categories": 8,
+    "customers": 91,
+    "employees": 9,
+    "employee_territories": 49,
+    "orders": 830,
+    "products": 77,
+    "region": 4,
+    "shippers": 6,
+    "suppliers": 29,
+    "territories": 53,
+    "us_states": 51,
+    "customer_customer_demo": 0,
+    "customer_demographics": 0,
+}
 
 
 def _generate(settings, csv_path, scale=1.0):

@@ -18,7 +18,11 @@ DATE = "2024-01-15"
 def test_make_all_on_real_northwind(lake_env, northwind_sql, order_details_csv):
     result = subprocess.run(
         ["make", "all", f"NORTHWIND_SQL={northwind_sql}", f"ORDER_DETAILS_CSV={order_details_csv}", f"DATE={DATE}"],
-        env=lake_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+        env=lake_env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "summary for 2024-01-15" in result.stdout
@@ -48,13 +52,21 @@ def test_make_all_on_real_northwind(lake_env, northwind_sql, order_details_csv):
     assert len(json.loads((export / "orders_with_details.json").read_text())) == 2155
 
     # All 13 tables and the CSV: in the lake for the date, and in the warehouse's raw schema.
-    tables = {name for (name,) in query(settings.dsn("source"),
-                                        "select table_name from information_schema.tables where table_schema = 'public'")}
+    tables = {
+        name
+        for (name,) in query(
+            settings.dsn("source"), "select table_name from information_schema.tables where table_schema = 'public'"
+        )
+    }
     assert len(tables) == 13
     for table in tables:
         assert (settings.data_dir / "postgres" / table / DATE / f"{table}.parquet").exists()
     assert (settings.data_dir / "csv" / "order_details" / DATE / "order_details.parquet").exists()
-    raw = {name for (name,) in query(settings.dsn("warehouse"),
-                                     "select table_name from information_schema.tables where table_schema = 'raw'")}
+    raw = {
+        name
+        for (name,) in query(
+            settings.dsn("warehouse"), "select table_name from information_schema.tables where table_schema = 'raw'"
+        )
+    }
     assert raw == tables | {"order_details"}
     assert Path(export / "orders_with_details.csv").stat().st_size > 0

@@ -12,8 +12,15 @@ from extract.source import load_dump
 DATE = "2024-01-15"
 
 # The PostgreSQL type DuckDB reads each source type as, in the Parquet file.
-LAKE_TYPES = {"smallint": "SMALLINT", "integer": "INTEGER", "real": "FLOAT", "date": "DATE", "text": "VARCHAR",
-              "bytea": "BLOB", "bpchar": "VARCHAR"}
+LAKE_TYPES = {
+    "smallint": "SMALLINT",
+    "integer": "INTEGER",
+    "real": "FLOAT",
+    "date": "DATE",
+    "text": "VARCHAR",
+    "bytea": "BLOB",
+    "bpchar": "VARCHAR",
+}
 
 
 def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, order_details_csv):
@@ -21,11 +28,14 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
     pipeline.extract(settings, DATE, csv_path=order_details_csv)
 
     source = settings.dsn("source")
-    catalog = query(source, """
+    catalog = query(
+        source,
+        """
         select c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
         from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
-        order by c.relname, a.attnum""")
+        order by c.relname, a.attnum""",
+    )
     tables = sorted({table for table, _, _ in catalog})
     assert len(tables) == 13
     con = duckdb.connect()
@@ -45,19 +55,24 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
     empty = partition_file(settings.data_dir, "postgres", "customer_demographics", DATE)
     assert con.execute(f"select count(*) from read_parquet('{empty}')").fetchone()[0] == 0
     assert [row[0] for row in con.execute(f"describe select * from read_parquet('{empty}')").fetchall()] == [
-        "customer_type_id", "customer_desc"]
+        "customer_type_id",
+        "customer_desc",
+    ]
 
     # bytea, real and NULLs come through as they are in the source.
     categories = partition_file(settings.data_dir, "postgres", "categories", DATE)
     lake_pictures = con.execute(f"select picture from read_parquet('{categories}') order by category_id").fetchall()
-    assert [bytes(p) for (p,) in lake_pictures] == [bytes(p) for (p,) in query(
-        source, "select picture from categories order by category_id")]
+    assert [bytes(p) for (p,) in lake_pictures] == [
+        bytes(p) for (p,) in query(source, "select picture from categories order by category_id")
+    ]
     products = partition_file(settings.data_dir, "postgres", "products", DATE)
-    assert con.execute(f"select sum(unit_price)::decimal(10,2) from read_parquet('{products}')").fetchone() == \
-        tuple(query(source, "select sum(unit_price)::numeric(10,2) from products")[0])
+    assert con.execute(f"select sum(unit_price)::decimal(10,2) from read_parquet('{products}')").fetchone() == tuple(
+        query(source, "select sum(unit_price)::numeric(10,2) from products")[0]
+    )
     orders = partition_file(settings.data_dir, "postgres", "orders", DATE)
-    assert con.execute(f"select count(*) from read_parquet('{orders}') where ship_region is null").fetchone() == \
-        tuple(query(source, "select count(*) from orders where ship_region is null")[0])
+    assert con.execute(f"select count(*) from read_parquet('{orders}') where ship_region is null").fetchone() == tuple(
+        query(source, "select count(*) from orders where ship_region is null")[0]
+    )
 
     statuses = {entry["step"]: entry["status"] for entry in ledger.read(settings.data_dir, DATE)}
     assert statuses == {"extract_postgres": "success", "extract_csv": "success"}

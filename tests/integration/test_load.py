@@ -41,10 +41,12 @@ def test_build_loads_every_table_with_source_types_and_passes_key_tests(extracte
     raw_types = [row for row in query(settings.dsn("warehouse"), types_sql, ("raw",)) if row[0] != "order_details"]
     assert raw_types == source_types
     for table in {t for t, _, _ in source_types}:
-        assert query(settings.dsn("warehouse"), f'select count(*) from raw."{table}"') == \
-            query(settings.dsn("source"), f'select count(*) from "{table}"')
-    assert query(settings.dsn("warehouse"), "select count(*), count(distinct order_id) from marts.order_lines") == \
-        [(2155, 830)]
+        assert query(settings.dsn("warehouse"), f'select count(*) from raw."{table}"') == query(
+            settings.dsn("source"), f'select count(*) from "{table}"'
+        )
+    assert query(settings.dsn("warehouse"), "select count(*), count(distinct order_id) from marts.order_lines") == [
+        (2155, 830)
+    ]
 
 
 def _refusal(settings, capsys) -> str:
@@ -76,9 +78,22 @@ def test_failed_extract_step_is_refused(extracted, tmp_path, capsys):
 def test_bare_dbt_build_is_refused_too(extracted):
     partition_file(extracted.data_dir, "postgres", "products", DATE).unlink()
     result = subprocess.run(
-        [str(Path(REPO_ROOT / ".venv/bin/dbt")), "build", "--project-dir", "dbt_project", "--profiles-dir", ".",
-         "--vars", f"{{run_date: {DATE}}}"],
-        cwd=REPO_ROOT, env=dbt_env(extracted), capture_output=True, text=True, timeout=300)
+        [
+            str(Path(REPO_ROOT / ".venv/bin/dbt")),
+            "build",
+            "--project-dir",
+            "dbt_project",
+            "--profiles-dir",
+            ".",
+            "--vars",
+            f"{{run_date: {DATE}}}",
+        ],
+        cwd=REPO_ROOT,
+        env=dbt_env(extracted),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "step 2 (load) refused for 2024-01-15" in result.stdout and "postgres/products" in result.stdout
 

@@ -28,8 +28,10 @@ def _rows(tmp_path):
 def test_bom_crlf_and_quotes_are_accepted_with_exact_decimals(tmp_path):
     manifest = _extract(tmp_path, f'\ufeff{HEADER}\r\n10248,11,"14",12,0\r\n10248,42,9.8,10,0.15\r\n')
     assert manifest.rows == 2
-    assert _rows(tmp_path) == [(10248, 11, Decimal("14"), 12, Decimal("0")),
-                               (10248, 42, Decimal("9.8"), 10, Decimal("0.15"))]
+    assert _rows(tmp_path) == [
+        (10248, 11, Decimal("14"), 12, Decimal("0")),
+        (10248, 42, Decimal("9.8"), 10, Decimal("0.15")),
+    ]
 
 
 def test_header_only_gives_an_empty_partition(tmp_path):

@@ -12,8 +12,17 @@ TYPES = {"id": "smallint", "label": "text", "price": "numeric(10,2)"}
 
 
 def _write(lake, date="2024-01-15", table="things", fmt="parquet"):
-    return write_partition(duckdb.connect(), QUERY + " order by id", lake=lake, source="postgres", table=table,
-                           date=date, origin="test", source_types=TYPES, fmt=fmt)
+    return write_partition(
+        duckdb.connect(),
+        QUERY + " order by id",
+        lake=lake,
+        source="postgres",
+        table=table,
+        date=date,
+        origin="test",
+        source_types=TYPES,
+        fmt=fmt,
+    )
 
 
 def test_partition_has_a_matching_manifest_and_no_leftovers(tmp_path):
@@ -57,7 +66,15 @@ def test_names_cannot_leave_the_lake(tmp_path, name):
 
 def test_failed_query_leaves_nothing(tmp_path):
     with pytest.raises(duckdb.Error):
-        write_partition(duckdb.connect(), "select 1 / 0 as x, error('boom') as y", lake=tmp_path, source="csv",
-                        table="bad", date="2024-01-15", origin="test", source_types={"x": "int", "y": "int"})
+        write_partition(
+            duckdb.connect(),
+            "select 1 / 0 as x, error('boom') as y",
+            lake=tmp_path,
+            source="csv",
+            table="bad",
+            date="2024-01-15",
+            origin="test",
+            source_types={"x": "int", "y": "int"},
+        )
     folder = partition_file(tmp_path, "csv", "bad", "2024-01-15").parent
     assert list(folder.iterdir()) == []
