@@ -5,8 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DBT := $(VENV)/bin/dbt
-DBT_ARGS := --project-dir dbt_project --profiles-dir .
 STAMP := $(VENV)/.installed
 
 DATE ?= $(shell date -u +%F)
@@ -62,9 +60,8 @@ stop: setup ## stop the embedded PostgreSQL
 psql: setup ## open psql on the warehouse
 	$(PY) -m extract psql warehouse
 
-docs: setup server ## generate the dbt docs and serve them on DOCS_PORT
-	$(DBT) docs generate $(DBT_ARGS) --vars '{run_date: $(DATE)}'
-	$(DBT) docs serve $(DBT_ARGS) --port $(DOCS_PORT) --no-browser
+docs: setup ## generate the dbt docs and serve them on 127.0.0.1:DOCS_PORT
+	$(PY) -m extract docs --date $(DATE) --port $(DOCS_PORT)
 
 test: setup ## the test suite (starts its own PostgreSQL)
 	$(VENV)/bin/pytest

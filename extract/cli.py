@@ -10,12 +10,13 @@ from pathlib import Path
 
 from . import ledger, pipeline, server
 from .config import load_settings, redact
+from .dbt import DbtError, run_dbt
 from .report import print_status, print_summary
 from .source import SourceError
 
 __all__ = ["main"]
 
-EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_LOCKED = 2, 3, 4, 75
+EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_DBT, EXIT_LOCKED = 2, 3, 4, 5, 75
 
 
 def _today() -> str:
@@ -104,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--date", type=_date, help="one date in detail")
 
+    sub = with_date(
+        commands.add_parser(
+            "docs",
+            help="generate the dbt docs and serve them on 127.0.0.1",
+            description="Example: python -m extract docs --port 8080",
+        )
+    )
+    sub.add_argument("--port", type=int, default=8080)
+
     sub = commands.add_parser(
         "psql", help="open psql on the warehouse (or the source)", description="Example: python -m extract psql source"
     )
@@ -133,6 +143,10 @@ def _run(args: argparse.Namespace) -> int:
     pipeline.ensure_server(settings)
     if args.command == "psql":
         os.execv(server.POSTGRES_BIN / "psql", ["psql", "-d", settings.dsn(args.role)])
+    if args.command == "docs":
+        run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
+        run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
+        return 0
     csv_path = getattr(args, "csv", None) or settings.demo_csv
     if args.command in ("seed", "run"):
         print(
@@ -169,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     except pipeline.StepFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except DbtError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DBT
     except SourceError as exc:
         print(f"error: seed: {exc}", file=sys.stderr)
         return EXIT_SEED
