@@ -18,7 +18,7 @@ _TABLES = tuple(
 _EMPTY = ("customer_demographics", "customer_customer_demo")  # empty in the real dump too
 _FIRST_ORDER_ID, _REAL_ORDERS, _LAST_DAY = 10248, 830, "1998-05-06"
 
-_DDL = """\
+_TABLES_DDL = """\
 create table categories (
     category_id smallint not null, category_name varchar(15) not null, description text, picture bytea,
     constraint pk_categories primary key (category_id));
@@ -32,29 +32,22 @@ create table customers (
     constraint pk_customers primary key (customer_id));
 create table customer_customer_demo (
     customer_id bpchar not null, customer_type_id bpchar not null,
-    constraint pk_customer_customer_demo primary key (customer_id, customer_type_id),
-    constraint fk_customer_customer_demo_customer_demographics foreign key (customer_type_id)
-        references customer_demographics,
-    constraint fk_customer_customer_demo_customers foreign key (customer_id) references customers);
+    constraint pk_customer_customer_demo primary key (customer_id, customer_type_id));
 create table employees (
     employee_id smallint not null, last_name varchar(20) not null, first_name varchar(10) not null,
     title varchar(30), title_of_courtesy varchar(25), birth_date date, hire_date date, address varchar(60),
     city varchar(15), region varchar(15), postal_code varchar(10), country varchar(15), home_phone varchar(24),
     extension varchar(4), photo bytea, notes text, reports_to smallint, photo_path varchar(255),
-    constraint pk_employees primary key (employee_id),
-    constraint fk_employees_employees foreign key (reports_to) references employees);
+    constraint pk_employees primary key (employee_id));
 create table region (
     region_id smallint not null, region_description bpchar not null,
     constraint pk_region primary key (region_id));
 create table territories (
     territory_id varchar(20) not null, territory_description bpchar not null, region_id smallint not null,
-    constraint pk_territories primary key (territory_id),
-    constraint fk_territories_region foreign key (region_id) references region);
+    constraint pk_territories primary key (territory_id));
 create table employee_territories (
     employee_id smallint not null, territory_id varchar(20) not null,
-    constraint pk_employee_territories primary key (employee_id, territory_id),
-    constraint fk_employee_territories_employees foreign key (employee_id) references employees,
-    constraint fk_employee_territories_territories foreign key (territory_id) references territories);
+    constraint pk_employee_territories primary key (employee_id, territory_id));
 create table shippers (
     shipper_id smallint not null, company_name varchar(40) not null, phone varchar(24),
     constraint pk_shippers primary key (shipper_id));
@@ -67,21 +60,36 @@ create table products (
     product_id smallint not null, product_name varchar(40) not null, supplier_id smallint, category_id smallint,
     quantity_per_unit varchar(20), unit_price real, units_in_stock smallint, units_on_order smallint,
     reorder_level smallint, discontinued integer not null,
-    constraint pk_products primary key (product_id),
-    constraint fk_products_categories foreign key (category_id) references categories,
-    constraint fk_products_suppliers foreign key (supplier_id) references suppliers);
+    constraint pk_products primary key (product_id));
 create table orders (
     order_id {order_id_type} not null, customer_id bpchar, employee_id smallint, order_date date,
     required_date date, shipped_date date, ship_via smallint, freight real, ship_name varchar(40),
     ship_address varchar(60), ship_city varchar(15), ship_region varchar(15), ship_postal_code varchar(10),
     ship_country varchar(15),
-    constraint pk_orders primary key (order_id),
-    constraint fk_orders_customers foreign key (customer_id) references customers,
-    constraint fk_orders_employees foreign key (employee_id) references employees,
-    constraint fk_orders_shippers foreign key (ship_via) references shippers);
+    constraint pk_orders primary key (order_id));
 create table us_states (
     state_id smallint not null, state_name varchar(100), state_abbr varchar(2), state_region varchar(50),
     constraint pk_usstates primary key (state_id));
+"""
+
+# Added after the load, as in the real dump: Postgres then checks each key in one pass instead of row by row.
+_FOREIGN_KEYS = """\
+alter table customer_customer_demo
+    add constraint fk_customer_customer_demo_customer_demographics
+        foreign key (customer_type_id) references customer_demographics,
+    add constraint fk_customer_customer_demo_customers foreign key (customer_id) references customers;
+alter table employees add constraint fk_employees_employees foreign key (reports_to) references employees;
+alter table territories add constraint fk_territories_region foreign key (region_id) references region;
+alter table employee_territories
+    add constraint fk_employee_territories_employees foreign key (employee_id) references employees,
+    add constraint fk_employee_territories_territories foreign key (territory_id) references territories;
+alter table products
+    add constraint fk_products_categories foreign key (category_id) references categories,
+    add constraint fk_products_suppliers foreign key (supplier_id) references suppliers;
+alter table orders
+    add constraint fk_orders_customers foreign key (customer_id) references customers,
+    add constraint fk_orders_employees foreign key (employee_id) references employees,
+    add constraint fk_orders_shippers foreign key (ship_via) references shippers;
 """
 
 
@@ -300,8 +308,9 @@ def _values(rows: list[tuple]) -> str:
 def northwind_ddl(order_id_type: str = "smallint") -> str:
     """Return the Postgres DDL of the 13 Northwind tables with their primary and foreign keys.
 
-    The tables come in dependency order, preceded by ``drop table if exists ... cascade`` for each
-    of them, so the script also recreates the tables of an existing demo source.
+    ``drop table if exists ... cascade`` for each table comes first, so the script also recreates
+    an existing demo source; then the tables in dependency order, each with its primary key; then
+    the foreign keys, as ``alter table`` statements like in the real dump.
 
     Args:
         order_id_type: Type of ``orders.order_id``: ``"smallint"`` as in the real dump, or
@@ -313,10 +322,15 @@ def northwind_ddl(order_id_type: str = "smallint") -> str:
     Raises:
         ValueError: If ``order_id_type`` is not one of these three types.
     """
+    return _create_ddl(order_id_type) + _FOREIGN_KEYS
+
+
+def _create_ddl(order_id_type: str) -> str:
+    """The drop and create statements of ``northwind_ddl``, without the foreign keys."""
     if order_id_type not in ("smallint", "integer", "bigint"):
         raise ValueError(f"order_id_type must be smallint, integer or bigint, not {order_id_type!r}")
     drops = "".join(f"drop table if exists {t} cascade;\n" for t in reversed(_TABLES))
-    return drops + _DDL.format(order_id_type=order_id_type)
+    return drops + _TABLES_DDL.format(order_id_type=order_id_type)
 
 
 def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale: float = 1.0) -> dict[str, int]:
@@ -328,7 +342,8 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     ``orders.order_id`` is a smallint; when the last id would exceed 32767 (scale above about 27)
     the column is created as an integer instead. Values derive from DuckDB's ``hash()`` of row
     numbers, so one scale always gives the same tables and a byte-identical CSV (for one DuckDB
-    version). The tables are filled in one transaction; open readers of them block the drop.
+    version). The tables are filled in one transaction, then the foreign keys are added, which
+    checks them all; open transactions of other sessions on these tables block the drop.
 
     Args:
         con: DuckDB connection with the postgres extension loaded (see ``extract.duck.connect``).
@@ -349,7 +364,7 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
         raise ValueError(f"source must be a plain identifier, not {source!r}")
     n_orders = max(1, round(_REAL_ORDERS * scale))
     order_id_type = "smallint" if _FIRST_ORDER_ID + n_orders - 1 <= 32767 else "integer"
-    con.execute("call postgres_execute(?, ?)", [source, northwind_ddl(order_id_type)])
+    con.execute("call postgres_execute(?, ?)", [source, _create_ddl(order_id_type)])
     con.execute("call pg_clear_cache()")  # the catalog cached by DuckDB predates the new tables
 
     for name, words in _WORDS.items():
@@ -368,6 +383,7 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     except BaseException:
         con.execute("rollback")
         raise
+    con.execute("call postgres_execute(?, ?)", [source, _FOREIGN_KEYS])  # fails if any key does not hold
 
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -378,4 +394,6 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
         os.replace(tmp, csv_path)
     finally:
         tmp.unlink(missing_ok=True)
+        for table in _TABLES:  # free the staged rows (the macros stay: they are tiny)
+            con.execute(f"drop table if exists demo_{table}")
     return {t: rows[t] for t in (*_TABLES, "order_details")}

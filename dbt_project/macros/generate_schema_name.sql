@@ -1,4 +1,4 @@
-{# Use the folder's schema name as it is (raw, staging, marts), without the target prefix. #}
+{# Models land in the schema named by their folder (staging, marts), built under "<schema>__next". #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {{ (custom_schema_name or target.schema) | trim }}
+    {{ lakehouse_schema((custom_schema_name or target.schema) | trim) }}
 {%- endmacro %}

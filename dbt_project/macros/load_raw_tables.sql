@@ -5,8 +5,10 @@
 #}
 {% macro load_raw_tables() %}
     {% if execute and target.type == 'duckdb' %}
-        {% set schema = var('raw_schema') %}
-        {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string('create schema if not exists "' ~ schema ~ '"') ~ ")") %}
+        {% set schema = lakehouse_schema(var('raw_schema')) %}
+        {# Start from an empty schema: a table gone from the source must not be published again. #}
+        {% set reset = 'drop schema if exists "' ~ schema ~ '" cascade; create schema "' ~ schema ~ '"' %}
+        {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string(reset) ~ ")") %}
         {% set ledger = lake_ledger() %}
         {% for step in ['extract_postgres', 'extract_csv'] %}
             {% for manifest in ledger[step]['details']['partitions'] %}
