@@ -12,6 +12,9 @@ SF ?= 1
 FORMAT ?= parquet
 TARGET ?= lakehouse
 DOCS_PORT ?= 8080
+# backfill range, YYYY-MM-DD, both days included.
+FROM ?=
+TO ?=
 # Optional: a real dump to (re)load into the source, and the CSV to extract.
 NORTHWIND_SQL ?=
 ORDER_DETAILS_CSV ?=
@@ -19,7 +22,7 @@ ORDER_DETAILS_CSV ?=
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
 
-.PHONY: help setup all seed extract load export status server stop psql docs test lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +38,9 @@ setup: $(STAMP) ## create .venv and install the pinned packages
 
 all: setup ## the whole pipeline for DATE (default today, UTC): seed if empty, extract, load, export
 	$(PY) -m extract run --date $(DATE) $(SEED_ARGS) $(CSV_ARGS)
+
+backfill: setup ## the whole pipeline for each day FROM..TO; a failed day does not stop the others
+	$(PY) -m extract backfill --from $(FROM) --to $(TO) $(SEED_ARGS) $(CSV_ARGS)
 
 seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL)
 	$(PY) -m extract seed --force $(SEED_ARGS)

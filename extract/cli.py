@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from . import ledger, pipeline, server
-from .config import load_settings, redact
+from .config import Settings, load_settings, redact
 from .dbt import DbtError, run_dbt
 from .report import print_status, print_summary
 from .source import SourceError
 
 __all__ = ["main"]
 
-EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_DBT, EXIT_LOCKED = 2, 3, 4, 5, 75
+EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_DBT, EXIT_BACKFILL, EXIT_LOCKED = 2, 3, 4, 5, 6, 75
 
 
 def _today() -> str:
@@ -39,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     def with_csv(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--csv", type=Path, help="order_details CSV (default: the demo CSV in data/demo/)")
+        sub.add_argument(
+            "--csv",
+            type=Path,
+            help="order_details CSV; {date} in it stands for the run date (default: the demo CSV in data/demo/)",
+        )
         sub.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="lake file format")
 
     def with_seed(sub: argparse.ArgumentParser) -> None:
@@ -99,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     with_csv(sub)
 
     sub = commands.add_parser(
+        "backfill",
+        help="the whole pipeline for every day of a range, each day on its own",
+        description="Example: python -m extract backfill --from 2024-01-01 --to 2024-01-31",
+    )
+    sub.add_argument("--from", dest="start", type=_date, required=True, help="first day, YYYY-MM-DD")
+    sub.add_argument("--to", dest="end", type=_date, required=True, help="last day, YYYY-MM-DD (included)")
+    with_seed(sub)
+    with_csv(sub)
+
+    sub = commands.add_parser(
         "status",
         help="the ledger: each step's outcome per date",
         description="Example: python -m extract status --date 2024-01-15",
@@ -139,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
             return 0 if running else 1
         return 0
     if args.command == "status":
-        return print_status(settings, args.date)
+        print_status(settings, args.date)
+        return 0
     pipeline.ensure_server(settings)
     if args.command == "psql":
         os.execv(server.POSTGRES_BIN / "psql", ["psql", "-d", settings.dsn(args.role)])
@@ -148,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0
     csv_path = getattr(args, "csv", None) or settings.demo_csv
-    if args.command in ("seed", "run"):
+    if args.command in ("seed", "run", "backfill"):
         print(
             pipeline.seed(
                 settings,
@@ -161,18 +176,43 @@ def _run(args: argparse.Namespace) -> int:
         )
         if args.command == "seed":
             return 0
+    if args.command == "backfill":
+        return _backfill(settings, args, csv_path)
     with ledger.date_lock(settings.data_dir, args.date):
-        if args.command in ("extract", "run"):
-            print(f"step 1 (extract) for {args.date} from {redact(settings.dsn('source'))} and {csv_path}", flush=True)
-            pipeline.extract(settings, args.date, csv_path=csv_path, fmt=args.format)
-        if args.command in ("load", "run"):
-            print(f"step 2 (load) for {args.date} into {redact(settings.dsn('warehouse'))}", flush=True)
-            pipeline.load(settings, args.date, target=getattr(args, "target", "lakehouse"))
-        if args.command in ("export", "run"):
-            pipeline.export(settings, args.date)
-        if args.command == "run":
-            print_summary(settings, args.date)
+        _run_day(settings, args, args.date, csv_path)
     return 0
+
+
+def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: Path) -> None:
+    """The steps ``args.command`` names, for one date, in order; the first failure stops them."""
+    whole = args.command in ("run", "backfill")
+    if whole or args.command == "extract":
+        print(f"step 1 (extract) for {date} from {redact(settings.dsn('source'))} and {csv_path}", flush=True)
+        pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format)
+    if whole or args.command == "load":
+        print(f"step 2 (load) for {date} into {redact(settings.dsn('warehouse'))}", flush=True)
+        pipeline.load(settings, date, target=getattr(args, "target", "lakehouse"))
+    if whole or args.command == "export":
+        pipeline.export(settings, date)
+    if whole:
+        print_summary(settings, date)
+
+
+def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path) -> int:
+    """Every day from ``args.start`` to ``args.end``, each on its own: a failed day does not stop the others."""
+    outcomes = {}
+    for date in pipeline.date_range(args.start, args.end):
+        try:
+            with ledger.date_lock(settings.data_dir, date):
+                _run_day(settings, args, date, csv_path)
+            outcomes[date] = "ok"
+        except (pipeline.StepFailed, ledger.LockedError) as exc:
+            print(f"error: {date}: {exc}", file=sys.stderr, flush=True)
+            outcomes[date] = f"FAILED: {exc}"
+    print(f"\nbackfill {args.start} .. {args.end}")
+    for date, outcome in outcomes.items():
+        print(f"  {date}  {outcome}")
+    return 0 if all(outcome == "ok" for outcome in outcomes.values()) else EXIT_BACKFILL
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from psycopg2.extensions import parse_dsn
 
-__all__ = ["REPO_ROOT", "Settings", "load_settings", "redact"]
+__all__ = ["REPO_ROOT", "Settings", "load_settings", "redact", "scrub"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("source", "warehouse")
@@ -91,3 +91,17 @@ def redact(dsn: str) -> str:
     host = parts.get("host") or os.environ.get("PGHOST", "localhost")
     port = parts.get("port") or os.environ.get("PGPORT", "5432")
     return f"{host}:{port}/{parts.get('dbname', '?')}"
+
+
+def scrub(text: str, dsns: list[str]) -> str:
+    """``text`` with every DSN replaced by its redacted form and every password masked."""
+    secrets = [os.environ.get("PGPASSWORD", "")]
+    for dsn in dsns:
+        text = text.replace(dsn, redact(dsn))
+        try:
+            secrets.append(parse_dsn(dsn).get("password", ""))
+        except Exception:
+            continue
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "***")
+    return text

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["STEPS", "LockedError", "Step", "date_lock", "read", "record"]
+__all__ = ["STEPS", "LockedError", "Step", "date_lock", "read", "record", "warehouse_lock"]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
 
@@ -108,19 +108,27 @@ def read(lake: Path, date: str | None = None) -> list[dict]:
 
 
 @contextmanager
-def date_lock(lake: Path, date: str) -> Iterator[None]:
-    """Hold the write lock for ``date``; LockedError says who holds it if it is taken."""
-    folder = _folder(lake, date)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
+def _hold(path: Path, what: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise LockedError(f"a run for {date} is already writing ({holder}); try again when it ends") from None
+            raise LockedError(f"{what} is already being written by {holder}; try again when it ends") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
         handle.flush()
         yield
+
+
+def date_lock(lake: Path, date: str):
+    """Hold the write lock of ``date``; LockedError says who holds it if it is taken."""
+    return _hold(_folder(lake, date) / ".lock", f"the run for {date}")
+
+
+def warehouse_lock(lake: Path):
+    """Hold the warehouse's write lock: one load at a time, whatever its date."""
+    return _hold(lake / "_ledger" / ".warehouse.lock", "the warehouse")

@@ -8,16 +8,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import demo, duck, ledger, server
-from .config import Settings, redact
-from .dbt import run_dbt
+from .config import Settings, redact, scrub
+from .dbt import run_dbt, test_results
 from .export import export_evidence
 from .flat_files import extract_csv
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
-from .source import load_dump
+from .source import SourceError, load_dump
 
-__all__ = ["StepFailed", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
+__all__ = ["StepFailed", "date_range", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
 
-EXIT_CODES = {"extract_postgres": 10, "extract_csv": 11, "load": 12, "export": 13}
+EXIT_CODES = {"extract_postgres": 10, "extract_csv": 11, "load": 12, "load_postgres": 12, "export": 13}
 
 
 class StepFailed(RuntimeError):
@@ -39,6 +39,14 @@ def parse_date(text: str) -> str:
         raise ValueError(f"date {text!r} is not a calendar day") from None
 
 
+def date_range(start: str, end: str) -> list[str]:
+    """Every day from ``start`` to ``end``, both included."""
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if last < first:
+        raise ValueError(f"the range {start} .. {end} ends before it starts")
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
 def ensure_server(settings: Settings) -> None:
     """Start the embedded server and its databases when a role needs it."""
     if settings.embedded_roles:
@@ -56,7 +64,10 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
         load_dump(settings.dsn("source"), dump)
         return f"loaded {dump} into {redact(settings.dsn('source'))}"
     con = duck.connect()
-    attach(con, settings.dsn("source"), SOURCE_ALIAS)
+    try:
+        attach(con, settings.dsn("source"), SOURCE_ALIAS)
+    except ConnectionError as exc:
+        raise SourceError(str(exc)) from None
     if not force and describe_tables(con):
         return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
     rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
@@ -70,7 +81,8 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
             work(progress)
         return progress
     except Exception as exc:
-        raise StepFailed(step, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from exc
+        message = scrub(str(exc).strip(), [settings.dsn(role) for role in ("source", "warehouse")])
+        raise StepFailed(step, message.splitlines()[0] if message else type(exc).__name__) from exc
 
 
 def _record_manifests(progress: ledger.Step, manifests: list) -> None:
@@ -82,8 +94,12 @@ def _record_manifests(progress: ledger.Step, manifests: list) -> None:
 
 
 def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet") -> None:
-    """Step 1: every source table and the CSV into the lake partitions of ``date``."""
+    """Step 1: every source table and the CSV into the lake partitions of ``date``.
+
+    ``{date}`` in ``csv_path`` stands for the run date, for sources that drop one file a day.
+    """
     lake = settings.data_dir
+    csv_path = Path(str(csv_path).replace("{date}", date))
 
     def from_postgres(progress: ledger.Step) -> None:
         con = duck.connect()
@@ -104,8 +120,12 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
 
     def build(progress: ledger.Step) -> None:
         run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}'}}")
+        extracted = [e for e in ledger.read(settings.data_dir, date) if e["step"].startswith("extract_")]
+        progress.rows = sum(entry["rows"] for entry in extracted)
+        progress.details = {"target": target, "tests": test_results()}
 
-    _run_step(settings, date, "load", build)
+    with ledger.warehouse_lock(settings.data_dir):
+        _run_step(settings, date, "load" if target == "lakehouse" else f"load_{target}", build)
 
 
 def export(settings: Settings, date: str) -> tuple[int, list[Path]]:

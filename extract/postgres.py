@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from .config import redact
 from .lake import Manifest, write_partition
 from .sql import literal, quote
 
@@ -30,7 +31,12 @@ order by c.relname, a.attnum
 def attach(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, *, read_only: bool = False) -> None:
     """Attach the PostgreSQL database ``dsn`` to ``con`` as ``alias``."""
     mode = ", read_only" if read_only else ""
-    con.execute(f"attach {literal(dsn)} as {quote(alias)} (type postgres{mode})")
+    try:
+        con.execute(f"attach {literal(dsn)} as {quote(alias)} (type postgres{mode})")
+    except duckdb.Error as exc:
+        # DuckDB quotes the whole DSN, password included; keep libpq's reason only.
+        reason = str(exc).split(f'"{dsn}": ', 1)[-1].strip().splitlines()[0]
+        raise ConnectionError(f"cannot connect to {redact(dsn)}: {reason}") from None
 
 
 def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> dict[str, dict]:

@@ -12,9 +12,9 @@ __all__ = ["print_status", "print_summary", "rerun_command"]
 
 MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…"}
 RERUN = {
-    "extract_postgres": "make extract DATE={date}",
-    "extract_csv": "make extract DATE={date}",
-    "load": "make load DATE={date}",
+    "extract_postgres": "make extract load export DATE={date}",
+    "extract_csv": "make extract load export DATE={date}",
+    "load": "make load export DATE={date}",
     "export": "make export DATE={date}",
 }
 
@@ -29,23 +29,21 @@ def rerun_command(entries: list[dict], date: str) -> str | None:
     return None
 
 
-def print_status(settings: Settings, date: str | None) -> int:
-    """Print the ledger (every date, or one in detail); return 1 if a shown step failed."""
+def print_status(settings: Settings, date: str | None) -> None:
+    """Print the ledger: every date, or one in detail, with the command that resumes a failed date."""
     entries = ledger.read(settings.data_dir, date)
     if not entries:
         print(f"no runs recorded{' for ' + date if date else ''} in {settings.data_dir / '_ledger'}")
-        return 0
+        return
     by_date: dict[str, dict[str, dict]] = {}
     for entry in entries:
         by_date.setdefault(entry["date"], {})[entry["step"]] = entry
-    failed = False
     print("date        " + "  ".join(f"{step:<18}" for step in ledger.STEPS))
     for day, steps in by_date.items():
         cells = []
         for step in ledger.STEPS:
             entry = steps.get(step)
             cell = "—" if entry is None else f"{MARKS[entry['status']]} {entry.get('rows', '')}"
-            failed |= entry is not None and entry["status"] in ("failed", "interrupted")
             cells.append(f"{cell:<18}")
         print(f"{day}  " + "  ".join(cells))
         for step in ledger.STEPS:
@@ -63,7 +61,6 @@ def print_status(settings: Settings, date: str | None) -> int:
         command = rerun_command(list(steps.values()), day)
         if command:
             print(f"            rerun: {command}")
-    return 1 if failed else 0
 
 
 def print_summary(settings: Settings, date: str) -> None:

@@ -11,6 +11,8 @@
             {% set entry = ledger.get(step) %}
             {% if entry is none %}
                 {% do problems.append(step ~ ' has not run for ' ~ lake_run_date() ~ ' (run: make extract DATE=' ~ lake_run_date() ~ ')') %}
+            {% elif entry['status'] == 'running' %}
+                {% do problems.append(step ~ ' is running or was interrupted (started ' ~ entry['started_at'] ~ ')') %}
             {% elif entry['status'] != 'success' %}
                 {% do problems.append(step ~ ' is ' ~ entry['status'] ~ ': ' ~ (entry.get('error') or '')) %}
             {% else %}
@@ -21,8 +23,7 @@
         {% endfor %}
         {% if problems %}
             {{ exceptions.raise_compiler_error(
-                "step 2 (load) refused for " ~ lake_run_date() ~ ": step-1 partitions are missing or incomplete:\n  - "
-                ~ problems | join("\n  - ")
+                "step 2 (load) refused for " ~ lake_run_date() ~ ": " ~ problems | join("; ")
             ) }}
         {% endif %}
     {% endif %}

@@ -1,0 +1,184 @@
+"""Run control: kills mid-write, reruns, backfills, locks, unreachable sources."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import cli, query
+
+from extract import ledger, pipeline
+from extract.config import REPO_ROOT, load_settings
+from extract.lake import PartitionError, partition_dir, verify
+from extract.source import load_dump
+
+DAY1, DAY2, DAY3 = "2024-01-15", "2024-01-16", "2024-01-17"
+
+
+def _start(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "extract", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
+    """SIGKILL the process group of ``process`` as soon as ``ready()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "the step ended before it could be killed: " + process.stdout.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+
+
+def _status(settings, date: str) -> dict[str, str]:
+    return {entry["step"]: entry["status"] for entry in ledger.read(settings.data_dir, date)}
+
+
+def _no_partition_looks_complete_but_is_not(settings, date: str) -> None:
+    for manifest_file in settings.data_dir.glob(f"*/*/{date}/_manifest.json"):
+        source, table = manifest_file.parent.parent.parent.name, manifest_file.parent.parent.name
+        verify(settings.data_dir, source, table, date)
+
+
+def _digest(dsn: str, table: str) -> str:
+    rows = query(dsn, f"select * from {table}")
+    return hashlib.sha256(repr(sorted(repr(row) for row in rows)).encode()).hexdigest()
+
+
+@pytest.fixture()
+def scaled_source(settings, lake_env):
+    """A demo source large enough (SF 50) that steps take long enough to be killed mid-way."""
+    result = cli(lake_env, "seed", "--scale", "50", "--force")
+    assert result.returncode == 0, result.stderr
+    return settings
+
+
+def test_sigkill_during_extraction_then_a_clean_rerun(scaled_source, lake_env):
+    settings = scaled_source
+    process = _start(lake_env, "extract", "--date", DAY1)
+    running = settings.data_dir / "_ledger" / DAY1 / "extract_postgres.json"
+    _kill_when(process, lambda: running.exists() and any(settings.data_dir.glob("postgres/*/*/.*.tmp")))
+
+    assert _status(settings, DAY1)["extract_postgres"] == "interrupted"
+    _no_partition_looks_complete_but_is_not(settings, DAY1)
+    refused = cli(lake_env, "load", "--date", DAY1)
+    assert refused.returncode == 12
+    assert "extract_postgres is running or was interrupted" in refused.stdout + refused.stderr
+    assert "rerun: make extract load export DATE=2024-01-15" in cli(lake_env, "status", "--date", DAY1).stdout
+
+    assert cli(lake_env, "extract", "--date", DAY1).returncode == 0
+    assert not list(settings.data_dir.glob("postgres/*/*/.*.tmp"))
+    assert cli(lake_env, "load", "--date", DAY1).returncode == 0
+    assert query(settings.dsn("warehouse"), "select count(*) from raw.orders") == [(41500,)]
+
+
+def test_sigkill_during_load_leaves_the_previous_day_published(
+    settings, lake_env, northwind_sql, order_details_csv, tmp_path
+):
+    load_dump(settings.dsn("source"), northwind_sql)
+    assert cli(lake_env, "run", "--date", DAY1, "--csv", str(order_details_csv)).returncode == 0
+    day1 = _digest(settings.dsn("warehouse"), "marts.order_lines")
+
+    fewer = tmp_path / "fewer.csv"
+    fewer.write_text("\n".join(order_details_csv.read_text().splitlines()[:1001]) + "\n")
+    assert cli(lake_env, "extract", "--date", DAY2, "--csv", str(fewer)).returncode == 0
+    process = _start(lake_env, "load", "--date", DAY2)
+    building = "select count(*) from information_schema.tables where table_schema = 'staging__next'"
+    _kill_when(process, lambda: query(settings.dsn("warehouse"), building)[0][0] > 0)
+
+    # Readers still see day 1 whole: raw and marts agree, nothing of day 2.
+    assert _digest(settings.dsn("warehouse"), "marts.order_lines") == day1
+    assert query(settings.dsn("warehouse"), "select count(*) from raw.order_details") == [(2155,)]
+    assert _status(settings, DAY2)["load"] == "interrupted"
+
+    assert cli(lake_env, "load", "--date", DAY2).returncode == 0
+    assert query(settings.dsn("warehouse"), "select count(*) from marts.order_lines") == [(1000,)]
+    assert query(settings.dsn("warehouse"), "select count(*) from raw.order_details") == [(1000,)]
+
+
+def test_reruns_give_identical_lake_bytes_and_warehouse_rows(settings, lake_env, northwind_sql, order_details_csv):
+    load_dump(settings.dsn("source"), northwind_sql)
+    outcomes = []
+    for _ in range(2):
+        assert cli(lake_env, "run", "--date", DAY1, "--csv", str(order_details_csv)).returncode == 0
+        checksums = {
+            p: json.loads(p.read_text())["sha256"] for p in settings.data_dir.glob(f"*/*/{DAY1}/_manifest.json")
+        }
+        rows = {t: _digest(settings.dsn("warehouse"), t) for t in ("raw.orders", "raw.categories", "marts.order_lines")}
+        evidence = (settings.data_dir / "exports" / DAY1 / "orders_with_details.csv").read_bytes()
+        outcomes.append((checksums, rows, evidence))
+    assert len(outcomes[0][0]) == 14
+    assert outcomes[0] == outcomes[1]
+
+
+def test_backfill_of_three_days_with_one_failing(settings, lake_env, northwind_sql, order_details_csv, tmp_path):
+    load_dump(settings.dsn("source"), northwind_sql)
+    for day in (DAY1, DAY3):  # DAY2's file never arrived
+        (tmp_path / f"order_details_{day}.csv").write_text(order_details_csv.read_text())
+    result = cli(
+        lake_env, "backfill", "--from", DAY1, "--to", DAY3, "--csv", str(tmp_path / "order_details_{date}.csv")
+    )
+    assert result.returncode == 6
+    assert f"{DAY2}  FAILED: step extract_csv failed" in result.stdout
+    assert f"{DAY1}  ok" in result.stdout and f"{DAY3}  ok" in result.stdout
+    for day in (DAY1, DAY3):
+        assert set(_status(settings, day).values()) == {"success"}
+        assert (settings.data_dir / "exports" / day / "orders_with_details.csv").exists()
+    assert _status(settings, DAY2) == {"extract_postgres": "success", "extract_csv": "failed"}
+    assert not partition_dir(settings.data_dir, "csv", "order_details", DAY2).exists()
+    with pytest.raises(PartitionError):
+        verify(settings.data_dir, "csv", "order_details", DAY2)
+
+
+def test_second_run_for_the_same_date_is_refused(settings, lake_env):
+    with ledger.date_lock(settings.data_dir, DAY1):
+        result = cli(lake_env, "extract", "--date", DAY1)
+    assert result.returncode == 75
+    assert f"the run for {DAY1} is already being written by pid {os.getpid()}" in result.stderr
+    assert not list(settings.data_dir.glob("postgres/*"))
+
+
+def test_unreachable_source_is_one_line_without_the_password(lake_env, tmp_path):
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**lake_env, "SOURCE_DSN": f"postgresql://etl:Sup3rS3cret@127.0.0.1:{port}/northwind"}
+    result = cli(env, "extract", "--date", DAY1)
+    assert result.returncode == 10
+    assert result.stderr.strip().splitlines() == [
+        f"error: step extract_postgres failed: cannot connect to 127.0.0.1:{port}/northwind: "
+        f'connection to server at "127.0.0.1", port {port} failed: Connection refused'
+    ]
+    settings = load_settings(env)
+    ledger_text = "".join(p.read_text() for p in (settings.data_dir / "_ledger").rglob("*.json"))
+    assert "Connection refused" in ledger_text
+    for text in (result.stdout, result.stderr, ledger_text):
+        assert "Sup3rS3cret" not in text
+
+
+def test_make_load_refuses_a_missing_partition(settings, lake_env, northwind_sql, order_details_csv):
+    load_dump(settings.dsn("source"), northwind_sql)
+    pipeline.extract(settings, DAY1, csv_path=order_details_csv)
+    (partition_dir(settings.data_dir, "postgres", "customers", DAY1) / "_manifest.json").unlink()
+    result = subprocess.run(
+        ["make", "load", f"DATE={DAY1}"], env=lake_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode != 0
+    assert "step 2 (load) refused for 2024-01-15" in result.stdout
+    assert "postgres/customers: no manifest" in result.stdout
+    assert "step load failed" in result.stderr
