@@ -45,7 +45,7 @@ class Manifest:
         rows: row count.
         bytes: file size.
         sha256: checksum of the file.
-        columns: name, lake type (DuckDB) and source type (PostgreSQL) of each column.
+        columns: name, lake type (DuckDB), source and warehouse types (PostgreSQL) of each column.
         origin: where the data came from (host:port/db, or a CSV path); never a password.
         extracted_at: UTC time the partition was written.
     """
@@ -59,7 +59,7 @@ class Manifest:
     bytes: int
     sha256: str
     origin: str
-    columns: list[dict[str, str]] = field(default_factory=list)
+    columns: list[dict] = field(default_factory=list)
     extracted_at: str = ""
 
 
@@ -109,7 +109,7 @@ def write_partition(
     table: str,
     date: str,
     origin: str,
-    source_types: dict[str, str],
+    columns_meta: dict[str, dict],
     fmt: str = "parquet",
 ) -> Manifest:
     """Write ``query``'s result as one partition, whole or not at all.
@@ -126,7 +126,9 @@ def write_partition(
         table: table name (also the file name).
         date: run date, YYYY-MM-DD.
         origin: where the rows come from, for the manifest (no secrets).
-        source_types: PostgreSQL type of each column, kept so the warehouse gets the same types.
+        columns_meta: per column, what the warehouse needs to recreate it: ``source_type``
+            (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
+            source type), and an enum's ``type_name`` and ``enum_labels``.
         fmt: "parquet" (default) or "csv".
 
     Returns:
@@ -139,7 +141,7 @@ def write_partition(
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     relation = con.sql(query)
     columns = [
-        {"name": name, "type": str(kind), "source_type": source_types[name]}
+        {"name": name, "type": str(kind), **columns_meta[name]}
         for name, kind in zip(relation.columns, relation.types, strict=True)
     ]
     try:

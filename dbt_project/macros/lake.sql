@@ -13,6 +13,10 @@
     {{ return(env_var('LAKEHOUSE_DATA', '../data')) }}
 {%- endmacro %}
 
+{% macro lake_quote(identifier) -%}
+    "{{ identifier | replace('"', '""') }}"
+{%- endmacro %}
+
 {% macro lake_partition_dir(source_name, table_name) -%}
     {{ lake_root() }}/{{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
 {%- endmacro %}

@@ -9,6 +9,7 @@ from extract.lake import PartitionError, partition_file, verify, write_partition
 
 QUERY = "select i::smallint as id, 'row ' || i as label, (i / 3)::decimal(10, 2) as price from range(1000) t(i)"
 TYPES = {"id": "smallint", "label": "text", "price": "numeric(10,2)"}
+META = {name: {"source_type": kind, "warehouse_type": kind} for name, kind in TYPES.items()}
 
 
 def _write(lake, date="2024-01-15", table="things", fmt="parquet"):
@@ -20,7 +21,7 @@ def _write(lake, date="2024-01-15", table="things", fmt="parquet"):
         table=table,
         date=date,
         origin="test",
-        source_types=TYPES,
+        columns_meta=META,
         fmt=fmt,
     )
 
@@ -74,7 +75,7 @@ def test_failed_query_leaves_nothing(tmp_path):
             table="bad",
             date="2024-01-15",
             origin="test",
-            source_types={"x": "int", "y": "int"},
+            columns_meta={"x": {}, "y": {}},
         )
     folder = partition_file(tmp_path, "csv", "bad", "2024-01-15").parent
     assert list(folder.iterdir()) == []

@@ -1,0 +1,99 @@
+"""How each PostgreSQL column type lands in the lake and comes back in the warehouse, exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sql import quote
+
+__all__ = [
+    "DUCKDB_MAX_DIGITS",
+    "Column",
+    "lake_expression",
+    "postgres_expression",
+    "reads_in_postgres",
+    "warehouse_type",
+]
+
+# DuckDB and Parquet decimals hold at most 38 digits.
+DUCKDB_MAX_DIGITS = 38
+
+
+@dataclass(frozen=True)
+class Column:
+    """A source column, as PostgreSQL's catalog describes it.
+
+    Attributes:
+        name: column name.
+        source_type: ``format_type()`` of the column, e.g. ``numeric(12,4)``, ``character(5)``.
+        type_name: the type's own name (``numeric``, ``bpchar``, an enum's name).
+        kind: ``pg_type.typtype``: ``b`` base, ``e`` enum, ``d`` domain, ...
+        typmod: ``pg_attribute.atttypmod`` (-1 when the type has no modifier).
+        enum_labels: the labels of an enum type, in their order.
+    """
+
+    name: str
+    source_type: str
+    type_name: str
+    kind: str
+    typmod: int
+    enum_labels: tuple[str, ...] = ()
+
+    @property
+    def numeric_precision(self) -> int | None:
+        """Declared precision of a numeric column, None when unbounded (or not numeric)."""
+        if self.type_name != "numeric" or self.typmod < 4:
+            return None
+        return ((self.typmod - 4) >> 16) & 0xFFFF
+
+    @property
+    def is_wide_numeric(self) -> bool:
+        """A numeric DuckDB would read as a double: unbounded, or more digits than it holds."""
+        if self.type_name != "numeric":
+            return False
+        precision = self.numeric_precision
+        return precision is None or precision > DUCKDB_MAX_DIGITS
+
+
+def reads_in_postgres(column: Column) -> bool:
+    """Whether the column must be converted inside PostgreSQL before DuckDB reads it.
+
+    bpchar loses its trailing spaces in DuckDB's scanner, and wide numerics would
+    become doubles; PostgreSQL converts both exactly.
+    """
+    return column.type_name == "bpchar" or column.is_wide_numeric
+
+
+def postgres_expression(column: Column, scale: int = 0) -> str:
+    """The PostgreSQL select expression for ``column`` (``scale``: for wide numerics)."""
+    name = quote(column.name)
+    if column.type_name == "bpchar":
+        # format() keeps the padding PostgreSQL returns; a cast to text would strip it.
+        return f"case when {name} is null then null else format('%s', {name}) end as {name}"
+    if column.is_wide_numeric:
+        return f"{name}::numeric({DUCKDB_MAX_DIGITS}, {scale}) as {name}"
+    return name
+
+
+def lake_expression(column: Column) -> str:
+    """The DuckDB select expression that gives the lake's value for ``column``.
+
+    Intervals and enums are kept as PostgreSQL-readable text: Parquet cannot hold
+    negative intervals, and an enum's labels are recorded in the manifest.
+    """
+    name = quote(column.name)
+    if column.type_name == "interval" or column.kind == "e":
+        return f"cast({name} as varchar) as {name}"
+    return name
+
+
+def warehouse_type(column: Column) -> str:
+    """The type the warehouse column is created with before the insert (then altered to the source type).
+
+    DuckDB writes into PostgreSQL through its own type for each column, so a wide
+    numeric would pass through a double and an enum does not exist yet: both land as
+    text and PostgreSQL converts them exactly.
+    """
+    if column.is_wide_numeric or column.kind == "e":
+        return "text"
+    return column.source_type
