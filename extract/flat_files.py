@@ -65,7 +65,9 @@ def extract_csv(
             table=name,
             date=date,
             origin=str(path),
-            columns_meta={col: {"source_type": pg, "warehouse_type": pg} for col, (_, pg) in schema.items()},
+            columns_meta={
+                col: {"source_type": pg, "warehouse_type": pg, "checksum": True} for col, (_, pg) in schema.items()
+            },
             fmt=fmt,
         )
     except duckdb.Error as exc:

@@ -6,12 +6,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from .sql import literal
+from .sql import literal, quote
 
 __all__ = [
     "FORMATS",
@@ -46,6 +47,7 @@ class Manifest:
         bytes: file size.
         sha256: checksum of the file.
         columns: name, lake type (DuckDB), source and warehouse types (PostgreSQL) of each column.
+        checksums: sum of each exact numeric column (integers, decimals), as text, for reconciliation.
         origin: where the data came from (host:port/db, or a CSV path); never a password.
         extracted_at: UTC time the partition was written.
     """
@@ -60,6 +62,7 @@ class Manifest:
     sha256: str
     origin: str
     columns: list[dict] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)
     extracted_at: str = ""
 
 
@@ -111,6 +114,7 @@ def write_partition(
     origin: str,
     columns_meta: dict[str, dict],
     fmt: str = "parquet",
+    reconcile: Callable[[int, dict[str, str]], None] | None = None,
 ) -> Manifest:
     """Write ``query``'s result as one partition, whole or not at all.
 
@@ -128,8 +132,11 @@ def write_partition(
         origin: where the rows come from, for the manifest (no secrets).
         columns_meta: per column, what the warehouse needs to recreate it: ``source_type``
             (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
-            source type), and an enum's ``type_name`` and ``enum_labels``.
+            source type), ``checksum`` (sum it for reconciliation), and an enum's
+            ``type_name`` and ``enum_labels``.
         fmt: "parquet" (default) or "csv".
+        reconcile: called with the file's row count and column sums before it is published;
+            it raises when they disagree with the source.
 
     Returns:
         The manifest written beside the file.
@@ -146,6 +153,9 @@ def write_partition(
     ]
     try:
         rows = con.execute(f"copy ({query}) to {literal(str(tmp))} {FORMATS[fmt]}").fetchone()[0]
+        checksums = _column_sums(con, read_back(tmp, fmt, columns), [c["name"] for c in columns if c.get("checksum")])
+        if reconcile:
+            reconcile(int(rows), checksums)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -160,6 +170,7 @@ def write_partition(
         sha256=sha256_file(tmp),
         origin=origin,
         columns=columns,
+        checksums=checksums,
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_file = target.parent / MANIFEST
@@ -170,6 +181,21 @@ def write_partition(
     os.replace(tmp, target)
     _write_atomically(manifest_file, json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
+
+
+def read_back(path: Path, fmt: str, columns: list[dict]) -> str:
+    """A DuckDB table expression over a partition file, typed as its manifest says."""
+    if fmt == "parquet":
+        return f"read_parquet({literal(str(path))})"
+    types = ", ".join(f"{literal(c['name'])}: {literal(c['type'])}" for c in columns)
+    return f"read_csv({literal(str(path))}, header = true, auto_detect = false, columns = {{{types}}})"
+
+
+def _column_sums(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    sums = ", ".join(f"cast(sum({quote(name)}) as varchar)" for name in names)
+    return dict(zip(names, con.execute(f"select {sums} from {relation}").fetchone(), strict=True))
 
 
 def read_manifest(lake: Path, source: str, table: str, date: str) -> Manifest:

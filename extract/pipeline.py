@@ -63,14 +63,14 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
     if dump is not None:
         load_dump(settings.dsn("source"), dump)
         return f"loaded {dump} into {redact(settings.dsn('source'))}"
-    con = duck.connect()
-    try:
-        attach(con, settings.dsn("source"), SOURCE_ALIAS)
-    except ConnectionError as exc:
-        raise SourceError(str(exc)) from None
-    if not force and describe_tables(con):
-        return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
-    rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
+    with duck.connect() as con:
+        try:
+            attach(con, settings.dsn("source"), SOURCE_ALIAS)
+        except ConnectionError as exc:
+            raise SourceError(str(exc)) from None
+        if not force and describe_tables(con):
+            return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
+        rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
     return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
 
 
@@ -102,14 +102,16 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
     csv_path = Path(str(csv_path).replace("{date}", date))
 
     def from_postgres(progress: ledger.Step) -> None:
-        con = duck.connect()
         dsn = settings.dsn("source")
-        attach(con, dsn, SOURCE_ALIAS, read_only=True)
-        _record_manifests(progress, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
+        with duck.connect() as con:
+            attach(con, dsn, SOURCE_ALIAS, read_only=True)
+            _record_manifests(progress, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
 
     def from_csv(progress: ledger.Step) -> None:
-        manifest = extract_csv(duck.connect(), csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
-        _record_manifests(progress, [manifest])
+        with duck.connect() as con:
+            _record_manifests(
+                progress, [extract_csv(con, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)]
+            )
 
     _run_step(settings, date, "extract_postgres", from_postgres)
     _run_step(settings, date, "extract_csv", from_csv)
@@ -133,9 +135,9 @@ def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
     result: list = []
 
     def write(progress: ledger.Step) -> None:
-        con = duck.connect()
-        attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
-        rows, paths = export_evidence(con, settings.data_dir / "exports" / date)
+        with duck.connect() as con:
+            attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+            rows, paths = export_evidence(con, settings.data_dir / "exports" / date)
         progress.rows = rows
         progress.details = {"paths": [str(p) for p in paths]}
         result.extend([rows, paths])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,15 @@ import duckdb
 from .config import redact
 from .lake import Manifest, write_partition
 from .sql import literal, quote
-from .types import DUCKDB_MAX_DIGITS, Column, lake_expression, postgres_expression, reads_in_postgres, warehouse_type
+from .types import (
+    DUCKDB_MAX_DIGITS,
+    Column,
+    is_exact_number,
+    lake_expression,
+    postgres_expression,
+    reads_in_postgres,
+    warehouse_type,
+)
 
 __all__ = ["SOURCE_ALIAS", "attach", "describe_tables", "extract_tables", "table_query"]
 
@@ -90,7 +99,11 @@ def _decimal_scale(con: duckdb.DuckDBPyConnection, relation: str, table: str, co
 
 
 def _column_meta(column: Column) -> dict:
-    meta = {"source_type": column.source_type, "warehouse_type": warehouse_type(column)}
+    meta = {
+        "source_type": column.source_type,
+        "warehouse_type": warehouse_type(column),
+        "checksum": is_exact_number(column),
+    }
     if column.kind == "e":
         meta.update(type_name=column.type_name, enum_labels=list(column.enum_labels))
     return meta
@@ -127,17 +140,42 @@ def extract_tables(
     """
     manifests = []
     for table, entry in sorted(describe_tables(con, schema).items()):
-        manifests.append(
-            write_partition(
-                con,
-                table_query(con, schema, table, entry),
-                lake=lake,
-                source="postgres",
-                table=table,
-                date=date,
-                origin=origin,
-                columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
-                fmt=fmt,
+        relation = f"{quote(schema)}.{quote(table)}"
+        # One transaction per table: the copy and the source's own counts see the same snapshot.
+        con.execute("begin transaction")
+        try:
+            manifests.append(
+                write_partition(
+                    con,
+                    table_query(con, schema, table, entry),
+                    lake=lake,
+                    source="postgres",
+                    table=table,
+                    date=date,
+                    origin=origin,
+                    columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
+                    fmt=fmt,
+                    reconcile=lambda rows, sums, relation=relation, table=table: _reconcile(
+                        con, relation, table, rows, sums
+                    ),
+                )
             )
-        )
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
     return manifests
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, relation: str, table: str, rows: int, sums: dict[str, str]) -> None:
+    """Compare the lake file's row count and column sums with the source's own; ValueError names the table."""
+    names = list(sums)
+    sql = ", ".join(["count(*)::bigint as c0", *(f"sum({quote(n)})::text as c{i}" for i, n in enumerate(names, 1))])
+    source_rows, *source_sums = _postgres_query(con, f"select {sql} from {relation}")[0]
+    if source_rows != rows:
+        raise ValueError(f"reconciliation failed for {table}: the source has {source_rows} rows, the lake {rows}")
+    for name, expected, got in zip(names, source_sums, sums.values(), strict=True):
+        if (expected is None) != (got is None) or (expected is not None and Decimal(expected) != Decimal(got)):
+            raise ValueError(
+                f"reconciliation failed for {table}.{name}: sum in the source {expected}, in the lake {got}"
+            )

@@ -63,18 +63,25 @@ def print_status(settings: Settings, date: str | None) -> None:
             print(f"            rerun: {command}")
 
 
+def _count(con, relation: str) -> int:
+    return con.execute(f"select count(*) from {relation}").fetchone()[0]
+
+
 def print_summary(settings: Settings, date: str) -> None:
     """Print rows extracted per table, rows in the warehouse, dbt test results and evidence paths."""
     entries = {entry["step"]: entry for entry in ledger.read(settings.data_dir, date)}
     partitions = [p for step in ("extract_postgres", "extract_csv") for p in entries[step]["details"]["partitions"]]
-    con = duck.connect()
-    attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+    with duck.connect() as con:
+        attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+        loaded = {p["table"]: _count(con, f"warehouse.raw.{quote(p['table'])}") for p in partitions}
+        mart = _count(con, "warehouse.marts.order_lines")
     print(f"\nsummary for {date}")
-    print(f"  {'table':<36}{'lake rows':>12}{'warehouse rows':>16}")
+    print(f"  {'table':<36}{'lake rows':>12}{'warehouse rows':>16}  reconciled")
     for part in partitions:
-        loaded = con.execute(f"select count(*) from warehouse.raw.{quote(part['table'])}").fetchone()[0]
-        print(f"  {part['source'] + '/' + part['table']:<36}{part['rows']:>12}{loaded:>16}")
-    mart = con.execute("select count(*) from warehouse.marts.order_lines").fetchone()[0]
+        sums = ", ".join(f"sum({name})" for name in part.get("checksums", {})) or "-"
+        print(
+            f"  {part['source'] + '/' + part['table']:<36}{part['rows']:>12}{loaded[part['table']]:>16}  rows, {sums}"
+        )
     print(f"  {'marts.order_lines':<36}{'':>12}{mart:>16}")
     tests = test_results()
     print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))

@@ -9,6 +9,7 @@ from .sql import quote
 __all__ = [
     "DUCKDB_MAX_DIGITS",
     "Column",
+    "is_exact_number",
     "lake_expression",
     "postgres_expression",
     "reads_in_postgres",
@@ -53,6 +54,13 @@ class Column:
             return False
         precision = self.numeric_precision
         return precision is None or precision > DUCKDB_MAX_DIGITS
+
+
+def is_exact_number(column: Column) -> bool:
+    """Integers and numerics DuckDB reads exactly: the columns whose sums reconcile source, lake and warehouse."""
+    return column.type_name in ("int2", "int4", "int8") or (
+        column.type_name == "numeric" and not column.is_wide_numeric
+    )
 
 
 def reads_in_postgres(column: Column) -> bool:

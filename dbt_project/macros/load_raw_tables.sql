@@ -49,5 +49,30 @@
     {% if alters %}
         {% set alter = 'alter table ' ~ relation ~ ' ' ~ alters | join(', ') %}
         {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string(alter) ~ ")") %}
+        {% do run_query("call pg_clear_cache()") %}
+    {% endif %}
+    {% do lake_reconcile(relation, manifest) %}
+{% endmacro %}
+
+{# Row count and sums of exact numeric columns in the warehouse must equal the lake's (manifest). #}
+{% macro lake_reconcile(relation, manifest) %}
+    {% set names = manifest['checksums'].keys() | list %}
+    {% set measures = ['count(*)'] %}
+    {% for name in names %}
+        {% do measures.append('cast(sum(' ~ lake_quote(name) ~ ') as varchar)') %}
+    {% endfor %}
+    {% set found = run_query('select ' ~ measures | join(', ') ~ ' from warehouse.' ~ relation).rows[0] %}
+    {% set problems = [] %}
+    {% if found[0] != manifest['rows'] %}
+        {% do problems.append(manifest['rows'] ~ ' rows in the lake, ' ~ found[0] ~ ' in the warehouse') %}
+    {% endif %}
+    {% for name in names %}
+        {% if found[loop.index] != manifest['checksums'][name] %}
+            {% do problems.append('sum(' ~ name ~ ') is ' ~ manifest['checksums'][name] ~ ' in the lake, '
+                ~ found[loop.index] ~ ' in the warehouse') %}
+        {% endif %}
+    {% endfor %}
+    {% if problems %}
+        {{ exceptions.raise_compiler_error('reconciliation failed for ' ~ relation ~ ': ' ~ problems | join('; ')) }}
     {% endif %}
 {% endmacro %}
