@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg2
+from psycopg2 import sql
 from psycopg2.extensions import parse_dsn
 
 from .config import REPO_ROOT, Settings
 
-__all__ = ["DbtError", "dbt_env", "run_dbt", "test_results"]
+__all__ = ["DbtError", "dbt_env", "failed_tests", "run_dbt", "test_results"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 LIBPQ_VARS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "WAREHOUSE_DB"}
@@ -62,7 +64,43 @@ def run_dbt(settings: Settings, *args: str) -> None:
             if "refused" in text or "Error" in text or text.startswith("Failure in"):
                 errors.append(text.split("  ", 1)[-1].strip())
     if process.returncode != 0:
-        raise DbtError(f"dbt {args[0]} failed: " + ("; ".join(errors[:3]) or f"exit code {process.returncode}"))
+        failures = failed_tests(settings) if args[0] == "build" else []
+        reasons = failures or errors[:3] or [f"exit code {process.returncode}"]
+        raise DbtError(f"dbt {args[0]} failed: " + "; ".join(reasons))
+
+
+def failed_tests(settings: Settings, sample: int = 3) -> list[str]:
+    """Each failed test of the last run with a few of its offending rows (stored by store_failures)."""
+    path = PROJECT_DIR / "target" / "run_results.json"
+    if not path.exists():
+        return []
+    failed = [
+        r
+        for r in json.loads(path.read_text())["results"]
+        if r["unique_id"].startswith("test.") and r["status"] == "fail"
+    ]
+    if not failed:
+        return []
+    described = []
+    conn = psycopg2.connect(settings.dsn("warehouse"))
+    try:
+        with conn.cursor() as cur:
+            for result in failed:
+                name = result["unique_id"].split(".")[2]
+                schema, table = [part.strip('"') for part in result["relation_name"].split(".")[-2:]]
+                cur.execute(
+                    sql.SQL("select * from {}.{} limit %s").format(sql.Identifier(schema), sql.Identifier(table)),
+                    (sample,),
+                )
+                columns = [column.name for column in cur.description]
+                rows = [
+                    "(" + ", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True)) + ")"
+                    for row in cur.fetchall()
+                ]
+                described.append(f"test {name} failed on {result['failures']} row(s), e.g. {' '.join(rows)}")
+    finally:
+        conn.close()
+    return described
 
 
 def test_results() -> dict[str, int]:

@@ -103,15 +103,29 @@ def test_date_never_extracted_is_refused_with_the_command_to_run(settings, capsy
     assert "extract_postgres has not run for 2024-01-15" in message and "make extract DATE=2024-01-15" in message
 
 
-def test_duplicate_order_lines_fail_the_key_tests(settings, northwind_sql, order_details_csv, tmp_path, lake_env):
+def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
+    settings, northwind_sql, order_details_csv, tmp_path, lake_env
+):
     load_dump(settings.dsn("source"), northwind_sql)
+    assert cli(lake_env, "run", "--date", DATE, "--csv", str(order_details_csv)).returncode == 0
+    published = query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines")
+
     bad = tmp_path / "order_details.csv"
     lines = order_details_csv.read_text().splitlines()
     bad.write_text("\n".join(lines + [lines[1], "99999,11,14,1,0"]) + "\n")
-    assert cli(lake_env, "extract", "--date", DATE, "--csv", str(bad)).returncode == 0
-    result = cli(lake_env, "load", "--date", DATE)
+    assert cli(lake_env, "extract", "--date", "2024-01-16", "--csv", str(bad)).returncode == 0
+    result = cli(lake_env, "load", "--date", "2024-01-16")
     assert result.returncode == 12
-    assert "unique_combination_of_columns_stg_csv__order_details" in result.stdout
-    assert "relationships_stg_csv__order_details_order_id" in result.stdout
     assert "step load failed" in result.stderr
-    assert ledger.read(settings.data_dir, DATE)[-1]["status"] == "failed"
+    assert (
+        "test unique_combination_of_columns_stg_csv__order_details_order_id__product_id failed on 1 row(s), "
+        "e.g. (order_id=10248, product_id=11, n_rows=2)"
+    ) in result.stderr
+    assert "test relationships_stg_csv__order_details_order_id__order_id__ref_stg_northwind__orders_ failed" in (
+        result.stderr
+    )
+    assert "(from_field=99999)" in result.stderr
+    assert ledger.read(settings.data_dir, "2024-01-16")[-1]["status"] == "failed"
+    # Nothing of the bad day is published: readers keep the good day.
+    assert query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines") == published
+    assert query(settings.dsn("warehouse"), "select count(*) from raw.order_details") == [(2155,)]
