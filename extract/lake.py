@@ -198,6 +198,27 @@ def _column_sums(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]
     return dict(zip(names, con.execute(f"select {sums} from {relation}").fetchone(), strict=True))
 
 
+def schema_drift(lake: Path, manifest: Manifest) -> list[str]:
+    """Columns added, dropped or retyped since the latest earlier partition of the same table."""
+    folder = partition_dir(lake, manifest.source, manifest.table, manifest.date).parent
+    earlier = sorted(p.parent.name for p in folder.glob(f"*/{MANIFEST}") if p.parent.name < manifest.date)
+    if not earlier:
+        return []
+    before = {
+        c["name"]: c["source_type"] for c in read_manifest(lake, manifest.source, manifest.table, earlier[-1]).columns
+    }
+    now = {c["name"]: c["source_type"] for c in manifest.columns}
+    where = f"{manifest.source}/{manifest.table} since {earlier[-1]}"
+    changes = [f"{where}: column {name} added ({kind})" for name, kind in now.items() if name not in before]
+    changes += [f"{where}: column {name} dropped (was {kind})" for name, kind in before.items() if name not in now]
+    changes += [
+        f"{where}: column {name} retyped {before[name]} -> {kind}"
+        for name, kind in now.items()
+        if name in before and before[name] != kind
+    ]
+    return changes
+
+
 def read_manifest(lake: Path, source: str, table: str, date: str) -> Manifest:
     """Read a partition's manifest; PartitionError names the partition if it is missing or unreadable."""
     path = manifest_path(lake, source, table, date)

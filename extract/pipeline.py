@@ -12,6 +12,7 @@ from .config import Settings, redact, scrub
 from .dbt import run_dbt, test_results
 from .export import export_evidence
 from .flat_files import extract_csv
+from .lake import schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .source import SourceError, load_dump
 
@@ -85,12 +86,15 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
         raise StepFailed(step, message.splitlines()[0] if message else type(exc).__name__) from exc
 
 
-def _record_manifests(progress: ledger.Step, manifests: list) -> None:
+def _record_manifests(progress: ledger.Step, lake: Path, manifests: list) -> None:
+    drift = [change for m in manifests for change in schema_drift(lake, m)]
     progress.rows = sum(m.rows for m in manifests)
     progress.bytes = sum(m.bytes for m in manifests)
-    progress.details = {"partitions": [asdict(m) for m in manifests]}
+    progress.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
     for m in manifests:
         print(f"  {m.source}/{m.table}: {m.rows} rows, {m.bytes} bytes -> {m.file}", flush=True)
+    for change in drift:
+        print(f"  schema drift: {change}", flush=True)
 
 
 def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet") -> None:
@@ -105,13 +109,12 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
         dsn = settings.dsn("source")
         with duck.connect() as con:
             attach(con, dsn, SOURCE_ALIAS, read_only=True)
-            _record_manifests(progress, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
+            _record_manifests(progress, lake, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
 
     def from_csv(progress: ledger.Step) -> None:
         with duck.connect() as con:
-            _record_manifests(
-                progress, [extract_csv(con, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)]
-            )
+            manifest = extract_csv(con, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
+            _record_manifests(progress, lake, [manifest])
 
     _run_step(settings, date, "extract_postgres", from_postgres)
     _run_step(settings, date, "extract_csv", from_csv)

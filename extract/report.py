@@ -83,6 +83,9 @@ def print_summary(settings: Settings, date: str) -> None:
             f"  {part['source'] + '/' + part['table']:<36}{part['rows']:>12}{loaded[part['table']]:>16}  rows, {sums}"
         )
     print(f"  {'marts.order_lines':<36}{'':>12}{mart:>16}")
+    for step in ("extract_postgres", "extract_csv"):
+        for change in entries[step]["details"].get("drift", []):
+            print(f"  schema drift: {change}")
     tests = test_results()
     print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))
     for path in entries["export"]["details"]["paths"]:
