@@ -72,9 +72,10 @@ docs: setup ## generate the dbt docs and serve them on 127.0.0.1:DOCS_PORT
 test: setup ## the test suite (starts its own PostgreSQL)
 	$(VENV)/bin/pytest
 
-lint: setup ## ruff on the Python code
-	$(VENV)/bin/ruff check extract tests
-	$(VENV)/bin/ruff format --check extract tests
+lint: setup ## ruff on the Python code, sqlfluff on the dbt models
+	$(VENV)/bin/ruff check extract tests bench
+	$(VENV)/bin/ruff format --check extract tests bench
+	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 clean: ## stop the server, remove the venv, the lake and the server's data
 	-test -x $(PY) && $(PY) -m extract server stop

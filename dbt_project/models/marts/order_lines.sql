@@ -1,59 +1,30 @@
 with
 
-order_details as (
+order_lines as (
 
-    select * from {{ ref('stg_csv__order_details') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('stg_northwind__orders') }}
+    select * from {{ ref('int_order_lines_joined_to_orders') }}
 
 ),
 
-customers as (
-
-    select * from {{ ref('stg_northwind__customers') }}
-
-),
-
-products as (
-
-    select * from {{ ref('stg_northwind__products') }}
-
-),
-
-order_lines_joined as (
+typed as (
 
     select
-        order_details.order_id,
-        order_details.product_id,
-        orders.customer_id,
-        customers.customer_name,
-        orders.employee_id,
-        orders.order_date,
-        orders.required_date,
-        orders.shipped_date,
-        products.product_name,
-        order_details.unit_price,
-        order_details.quantity,
-        order_details.discount,
-        cast(
-            order_details.unit_price
-            * order_details.quantity
-            * (1 - order_details.discount)
-            as numeric(18, 4)
-        ) as line_total
+        cast(order_id as integer) as order_id,
+        cast(product_id as integer) as product_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(customer_name as varchar) as customer_name,
+        cast(employee_id as integer) as employee_id,
+        order_date,
+        required_date,
+        shipped_date,
+        cast(product_name as varchar) as product_name,
+        cast(unit_price as numeric(18, 4)) as unit_price,
+        cast(quantity as integer) as quantity,
+        cast(discount as numeric(18, 4)) as discount,
+        cast(line_total as numeric(18, 4)) as line_total
 
-    from order_details
-    left join orders
-        on order_details.order_id = orders.order_id
-    left join customers
-        on orders.customer_id = customers.customer_id
-    left join products
-        on order_details.product_id = products.product_id
+    from order_lines
 
 )
 
-select * from order_lines_joined
+select * from typed

@@ -10,7 +10,7 @@ renamed as (
 
     select
 
-        ----------  ids
+        ---------- ids
         cast(order_id as integer) as order_id,
         cast(product_id as integer) as product_id,
 

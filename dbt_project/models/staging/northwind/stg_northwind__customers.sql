@@ -10,7 +10,7 @@ renamed as (
 
     select
 
-        ----------  ids
+        ---------- ids
         customer_id,
 
         ---------- strings

@@ -10,7 +10,7 @@ renamed as (
 
     select
 
-        ----------  ids
+        ---------- ids
         order_id,
         customer_id,
         employee_id,

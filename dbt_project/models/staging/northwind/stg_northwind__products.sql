@@ -10,7 +10,7 @@ renamed as (
 
     select
 
-        ----------  ids
+        ---------- ids
         product_id,
         supplier_id,
         category_id,

@@ -1,0 +1,57 @@
+with
+
+orders as (
+
+    select * from {{ ref('stg_northwind__orders') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_northwind__customers') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_joined_to_orders') }}
+
+),
+
+order_totals as (
+
+    select
+        order_id,
+        count(*) as line_count,
+        sum(line_total) as order_total
+
+    from order_lines
+    group by order_id
+
+),
+
+orders_with_totals as (
+
+    select
+        cast(orders.order_id as integer) as order_id,
+        cast(orders.customer_id as varchar) as customer_id,
+        cast(customers.customer_name as varchar) as customer_name,
+        cast(orders.employee_id as integer) as employee_id,
+        cast(orders.shipper_id as integer) as shipper_id,
+        orders.order_date,
+        orders.required_date,
+        orders.shipped_date,
+        cast(coalesce(order_totals.line_count, 0) as integer) as line_count,
+        cast(
+            coalesce(order_totals.order_total, 0) as numeric(18, 4)
+        ) as order_total
+
+    from orders
+    left join customers
+        on orders.customer_id = customers.customer_id
+    left join order_totals
+        on orders.order_id = order_totals.order_id
+
+)
+
+select * from orders_with_totals

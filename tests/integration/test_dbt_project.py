@@ -1,0 +1,158 @@
+"""The dbt project: two engines with one answer, every model and column described, docs in a browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from helpers import query
+
+from extract import pipeline
+from extract.config import REPO_ROOT
+from extract.dbt import PROJECT_DIR, dbt_env, run_dbt
+from extract.source import load_dump
+
+DATE = "2024-01-15"
+MARTS = ("order_lines", "orders")
+
+
+@pytest.fixture()
+def built(settings, northwind_sql, order_details_csv):
+    """The real Northwind extracted and built on the default (lakehouse) target."""
+    load_dump(settings.dsn("source"), northwind_sql)
+    pipeline.extract(settings, DATE, csv_path=order_details_csv)
+    pipeline.load(settings, DATE)
+    return settings
+
+
+def _primary_key(dsn: str, relation: str) -> list[str]:
+    return [
+        name
+        for (name,) in query(
+            dsn,
+            "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
+            "and a.attnum = any(i.indkey) where i.indrelid = %s::regclass and i.indisprimary order by a.attname",
+            (relation,),
+        )
+    ]
+
+
+def test_both_engines_build_the_same_marts_with_real_primary_keys(built):
+    pipeline.load(built, DATE, target="postgres")
+    warehouse = built.dsn("warehouse")
+    for mart in MARTS:
+        lakehouse, postgres = f"marts.{mart}", f"postgres_marts.{mart}"
+        assert query(warehouse, f"select count(*) from {lakehouse}") == query(
+            warehouse, f"select count(*) from {postgres}"
+        )
+        assert query(warehouse, f"select * from {lakehouse} except all select * from {postgres}") == []
+        assert query(warehouse, f"select * from {postgres} except all select * from {lakehouse}") == []
+    assert query(warehouse, "select count(*) from postgres_marts.order_lines") == [(2155,)]
+    assert query(warehouse, "select sum(line_count) from postgres_marts.orders") == [(2155,)]
+    for schema in ("marts", "postgres_marts"):
+        assert _primary_key(warehouse, f"{schema}.order_lines") == ["order_id", "product_id"]
+        assert _primary_key(warehouse, f"{schema}.orders") == ["order_id"]
+    views = query(warehouse, "select count(*) from information_schema.views where table_schema = 'postgres_staging'")
+    assert views == [(14,)]
+
+
+def test_every_model_and_column_is_described(built):
+    run_dbt(built, "docs", "generate", "--vars", f"{{run_date: '{DATE}'}}")
+    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    catalog = json.loads((PROJECT_DIR / "target" / "catalog.json").read_text())
+    models = {key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    assert len(models) == 17  # 14 staging, 1 intermediate, 2 marts
+    undocumented = []
+    for key, node in models.items():
+        if not node["description"].strip():
+            undocumented.append(key)
+        actual = catalog["nodes"].get(key, {}).get("columns") or node["columns"]  # ephemeral: not in the catalog
+        for column in actual:
+            if not node["columns"].get(column.lower(), {}).get("description", "").strip():
+                undocumented.append(f"{key}.{column}")
+    for key, source in manifest["sources"].items():
+        if not source["description"].strip():
+            undocumented.append(key)
+    assert undocumented == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_docs_page_shows_the_headline_mart_with_its_columns_and_lineage(built, tmp_path):
+    chromium = shutil.which("chromium")
+    assert chromium, "the docs test needs Debian's chromium: apt-get install chromium (.ci/run does it)"
+    run_dbt(built, "docs", "generate", "--vars", f"{{run_date: '{DATE}'}}")
+    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
+    parents, frontier = set(), ["model.lakehouse.order_lines"]
+    while frontier:
+        node = frontier.pop()
+        for parent in manifest["parent_map"].get(node, []):
+            parents.add(parent)
+            frontier.append(parent)
+    assert {"source.lakehouse.northwind.orders", "source.lakehouse.csv.order_details"} <= parents
+
+    port = _free_port()
+    dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
+    server = subprocess.Popen(
+        [
+            dbt,
+            "docs",
+            "serve",
+            "--port",
+            str(port),
+            "--no-browser",
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(REPO_ROOT),
+        ],
+        env=dbt_env(built),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/#!/model/model.lakehouse.order_lines"
+        browser = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            "--virtual-time-budget=20000",
+        ]
+        dom = subprocess.run(browser + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        screenshot = REPO_ROOT / "data" / "docs" / "order_lines.png"
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            browser + ["--window-size=1400,1400", f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+        )
+    finally:
+        server.terminate()
+        server.wait()
+    assert "order_lines" in dom
+    for column in ("order_id", "product_id", "customer_name", "product_name", "line_total"):
+        assert column in dom, column
+    assert "int_order_lines_joined_to_orders" in dom  # what the mart depends on
+    assert "one row per order line" in dom
+    assert screenshot.stat().st_size > 10_000
