@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 
 DATE ?= $(shell date -u +%F)
 SF ?= 1
+RUNS ?= 3
 FORMAT ?= parquet
 TARGET ?= lakehouse
 DOCS_PORT ?= 8080
@@ -22,7 +23,7 @@ ORDER_DETAILS_CSV ?=
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs test lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs bench test lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -68,6 +69,11 @@ psql: setup ## open psql on the warehouse
 
 docs: setup ## generate the dbt docs and serve them on 127.0.0.1:DOCS_PORT
 	$(PY) -m extract docs --date $(DATE) --port $(DOCS_PORT)
+
+bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot): bench/results/
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m bench.run --sf $(SF) --runs $(RUNS)
+	$(PY) -m bench.plot
 
 test: setup ## the test suite (starts its own PostgreSQL)
 	$(VENV)/bin/pytest

@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
             help="order_details CSV; {date} in it stands for the run date (default: the demo CSV in data/demo/)",
         )
         sub.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="lake file format")
+        sub.add_argument("--quiet", action="store_true", help="plain one-line-per-table logs, no live progress line")
 
     def with_seed(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--scale", type=float, default=1.0, help="demo scale factor (1 = Northwind's sizes)")
@@ -188,7 +189,7 @@ def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: 
     whole = args.command in ("run", "backfill")
     if whole or args.command == "extract":
         print(f"step 1 (extract) for {date} from {redact(settings.dsn('source'))} and {csv_path}", flush=True)
-        pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format)
+        pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format, quiet=args.quiet)
     if whole or args.command == "load":
         print(f"step 2 (load) for {date} into {redact(settings.dsn('warehouse'))}", flush=True)
         pipeline.load(settings, date, target=getattr(args, "target", "lakehouse"))

@@ -27,12 +27,18 @@ class Settings:
         pg_port: TCP port of the embedded PostgreSQL on 127.0.0.1 (``LAKEHOUSE_PG_PORT``).
         dsns: libpq DSN per role given by the user (``SOURCE_DSN``, ``WAREHOUSE_DSN``),
             or built from ``PG*`` variables; a role missing here uses the embedded server.
+        workers: tables extracted at the same time (``LAKEHOUSE_WORKERS``, default: the cores).
+        duckdb_threads: DuckDB worker threads (``LAKEHOUSE_DUCKDB_THREADS``, default: the cores).
+        memory_limit: DuckDB's memory limit in step 1 (``LAKEHOUSE_MEMORY_LIMIT``, default 1GB).
     """
 
     data_dir: Path
     pgdata: Path
     pg_port: int
     dsns: Mapping[str, str]
+    workers: int = 2
+    duckdb_threads: int | None = None
+    memory_limit: str = "1GB"
 
     @property
     def embedded_roles(self) -> tuple[str, ...]:
@@ -79,6 +85,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pgdata=Path(env.get("LAKEHOUSE_PGDATA", REPO_ROOT / ".pgdata")).resolve(),
         pg_port=int(env.get("LAKEHOUSE_PG_PORT", "5433")),
         dsns=dsns,
+        workers=int(env.get("LAKEHOUSE_WORKERS") or os.cpu_count() or 2),
+        duckdb_threads=int(env["LAKEHOUSE_DUCKDB_THREADS"]) if env.get("LAKEHOUSE_DUCKDB_THREADS") else None,
+        memory_limit=env.get("LAKEHOUSE_MEMORY_LIMIT", "1GB"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .export import export_evidence
 from .flat_files import extract_csv
 from .lake import schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
+from .progress import Progress
 from .source import SourceError, load_dump
 
 __all__ = ["StepFailed", "date_range", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
@@ -86,38 +88,60 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
         raise StepFailed(step, message.splitlines()[0] if message else type(exc).__name__) from exc
 
 
-def _record_manifests(progress: ledger.Step, lake: Path, manifests: list) -> None:
+def _record_manifests(step: ledger.Step, lake: Path, manifests: list) -> None:
     drift = [change for m in manifests for change in schema_drift(lake, m)]
-    progress.rows = sum(m.rows for m in manifests)
-    progress.bytes = sum(m.bytes for m in manifests)
-    progress.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
-    for m in manifests:
-        print(f"  {m.source}/{m.table}: {m.rows} rows, {m.bytes} bytes -> {m.file}", flush=True)
+    step.rows = sum(m.rows for m in manifests)
+    step.bytes = sum(m.bytes for m in manifests)
+    step.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
     for change in drift:
         print(f"  schema drift: {change}", flush=True)
 
 
-def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet") -> None:
+def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet", quiet: bool = False) -> None:
     """Step 1: every source table and the CSV into the lake partitions of ``date``.
 
-    ``{date}`` in ``csv_path`` stands for the run date, for sources that drop one file a day.
+    The two step-1 tasks run side by side on one DuckDB (one memory limit), each
+    recorded in the ledger on its own. ``{date}`` in ``csv_path`` stands for the run
+    date, for sources that drop one file a day.
     """
     lake = settings.data_dir
     csv_path = Path(str(csv_path).replace("{date}", date))
+    progress = Progress(live=False if quiet else None)
 
-    def from_postgres(progress: ledger.Step) -> None:
-        dsn = settings.dsn("source")
-        with duck.connect() as con:
-            attach(con, dsn, SOURCE_ALIAS, read_only=True)
-            _record_manifests(progress, lake, extract_tables(con, lake=lake, date=date, origin=redact(dsn), fmt=fmt))
+    with duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con:
 
-    def from_csv(progress: ledger.Step) -> None:
-        with duck.connect() as con:
-            manifest = extract_csv(con, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
-            _record_manifests(progress, lake, [manifest])
+        def from_postgres(step: ledger.Step) -> None:
+            dsn = settings.dsn("source")
+            with con.cursor() as cursor:
+                attach(cursor, dsn, SOURCE_ALIAS, read_only=True)
+                manifests = extract_tables(
+                    cursor,
+                    lake=lake,
+                    date=date,
+                    origin=redact(dsn),
+                    fmt=fmt,
+                    workers=settings.workers,
+                    progress=progress,
+                )
+            _record_manifests(step, lake, manifests)
 
-    _run_step(settings, date, "extract_postgres", from_postgres)
-    _run_step(settings, date, "extract_csv", from_csv)
+        def from_csv(step: ledger.Step) -> None:
+            progress.expect(1)
+            with con.cursor() as cursor:
+                manifest = extract_csv(cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
+            progress.landed(manifest)
+            _record_manifests(step, lake, [manifest])
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            tasks = [
+                pool.submit(_run_step, settings, date, step, work)
+                for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
+            ]
+            for task in tasks:
+                task.exception()  # wait for both: a failed task must not cut the other short
+        progress.close()
+    for task in tasks:
+        task.result()  # the first failure, in step order
 
 
 def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import duckdb
 
 from .config import redact
 from .lake import Manifest, write_partition
+from .progress import Progress
 from .sql import literal, quote
 from .types import (
     DUCKDB_MAX_DIGITS,
@@ -33,7 +35,8 @@ select c.relname as table_name,
        case when declared.typtype = 'd' then declared.typtypmod else a.atttypmod end as typmod,
        array(select e.enumlabel::text from pg_enum as e where e.enumtypid = t.oid order by e.enumsortorder)
            as enum_labels,
-       coalesce(a.attnum = any(i.indkey), false) as is_key
+       coalesce(a.attnum = any(i.indkey), false) as is_key,
+       c.reltuples::bigint as estimated_rows
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -62,12 +65,12 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
     Domains are described by their base type, which is what their values are.
 
     Returns:
-        ``{table: {"columns": [Column, ...], "key": [column name, ...]}}``.
+        ``{table: {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n}}``.
     """
     rows = _postgres_query(con, CATALOG_QUERY.format(schema=literal(schema)))
     tables: dict[str, dict] = {}
-    for table, column, source_type, type_name, kind, typmod, labels, is_key in rows:
-        entry = tables.setdefault(table, {"columns": [], "key": []})
+    for table, column, source_type, type_name, kind, typmod, labels, is_key, estimated_rows in rows:
+        entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
         entry["columns"].append(Column(column, source_type, type_name, kind, typmod, tuple(labels)))
         if is_key:
             entry["key"].append(column)
@@ -110,44 +113,56 @@ def _column_meta(column: Column) -> dict:
 
 
 def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: dict) -> str:
-    """The DuckDB query that reads one source table exactly, in key order.
+    """The DuckDB query that reads one source table exactly, in a stable order.
 
-    Tables with columns PostgreSQL must convert are read through ``postgres_query``;
-    the others through the scanner, which reads in parallel.
+    Most tables go through the scanner, which reads them in parallel and in their
+    physical order. Tables with a column PostgreSQL must convert go through
+    ``postgres_query``, sorted there by the primary key (by the whole row when there is
+    none). Either way DuckDB keeps the order, so the same source gives the same bytes
+    with no sort in memory.
     """
     relation = f"{quote(schema)}.{quote(table)}"
     columns = entry["columns"]
-    if any(reads_in_postgres(column) for column in columns):
-        scales = {c.name: _decimal_scale(con, relation, table, c) for c in columns if c.is_wide_numeric}
-        inner = ", ".join(postgres_expression(c, scales.get(c.name, 0)) for c in columns)
-        source = f"postgres_query({literal(SOURCE_ALIAS)}, {literal(f'select {inner} from {relation}')})"
-    else:
-        source = f"{quote(SOURCE_ALIAS)}.{relation}"
-    order = ", ".join(quote(column) for column in entry["key"]) or "all"
-    return f"select {', '.join(lake_expression(c) for c in columns)} from {source} order by {order}"
+    lake_columns = ", ".join(lake_expression(c) for c in columns)
+    if not any(reads_in_postgres(c) for c in columns):
+        return f"select {lake_columns} from {quote(SOURCE_ALIAS)}.{relation}"
+    scales = {c.name: _decimal_scale(con, relation, table, c) for c in columns if c.is_wide_numeric}
+    select = ", ".join(postgres_expression(c, scales.get(c.name, 0)) for c in columns)
+    order = ", ".join(f"source_row.{quote(column)}" for column in entry["key"]) or "source_row::text"
+    inner = f"select {select} from {relation} as source_row order by {order}"
+    return f"select {lake_columns} from postgres_query({literal(SOURCE_ALIAS)}, {literal(inner)})"
 
 
 def extract_tables(
-    con: duckdb.DuckDBPyConnection, *, lake: Path, date: str, origin: str, schema: str = "public", fmt: str = "parquet"
+    con: duckdb.DuckDBPyConnection,
+    *,
+    lake: Path,
+    date: str,
+    origin: str,
+    schema: str = "public",
+    fmt: str = "parquet",
+    workers: int = 2,
+    progress: Progress | None = None,
 ) -> list[Manifest]:
-    """Write one partition per table of the attached source's ``schema``.
-
-    Rows are ordered by the primary key (or by every column when there is none),
-    so the same source gives the same bytes.
+    """Write one partition per table of the attached source's ``schema``, ``workers`` tables at a time.
 
     Returns:
-        The manifests written, one per table.
+        The manifests written, one per table, by table name.
     """
-    manifests = []
-    for table, entry in sorted(describe_tables(con, schema).items()):
+    tables = sorted(describe_tables(con, schema).items())
+    if progress:
+        progress.expect(len(tables))
+
+    def extract_one(item: tuple[str, dict]) -> Manifest:
+        table, entry = item
         relation = f"{quote(schema)}.{quote(table)}"
-        # One transaction per table: the copy and the source's own counts see the same snapshot.
-        con.execute("begin transaction")
-        try:
-            manifests.append(
-                write_partition(
-                    con,
-                    table_query(con, schema, table, entry),
+        with con.cursor() as cursor:
+            # One transaction per table: the copy and the source's own counts see the same snapshot.
+            cursor.execute("begin transaction")
+            try:
+                manifest = write_partition(
+                    cursor,
+                    table_query(cursor, schema, table, entry),
                     lake=lake,
                     source="postgres",
                     table=table,
@@ -155,16 +170,20 @@ def extract_tables(
                     origin=origin,
                     columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
                     fmt=fmt,
-                    reconcile=lambda rows, sums, relation=relation, table=table: _reconcile(
-                        con, relation, table, rows, sums
-                    ),
+                    reconcile=lambda rows, sums: _reconcile(cursor, relation, table, rows, sums),
                 )
-            )
-        except BaseException:
-            con.execute("rollback")
-            raise
-        con.execute("commit")
-    return manifests
+            except BaseException:
+                cursor.execute("rollback")
+                raise
+            cursor.execute("commit")
+        if progress:
+            progress.landed(manifest)
+        return manifest
+
+    largest_first = sorted(tables, key=lambda item: -item[1]["estimated_rows"])
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        manifests = list(pool.map(extract_one, largest_first))
+    return sorted(manifests, key=lambda manifest: manifest.table)
 
 
 def _reconcile(con: duckdb.DuckDBPyConnection, relation: str, table: str, rows: int, sums: dict[str, str]) -> None:

@@ -64,10 +64,10 @@ def is_exact_number(column: Column) -> bool:
 
 
 def reads_in_postgres(column: Column) -> bool:
-    """Whether the column must be converted inside PostgreSQL before DuckDB reads it.
+    """Whether PostgreSQL must convert the column before DuckDB reads it.
 
-    bpchar loses its trailing spaces in DuckDB's scanner, and wide numerics would
-    become doubles; PostgreSQL converts both exactly.
+    DuckDB's scanner drops bpchar's trailing spaces and reads wide numerics as doubles;
+    PostgreSQL converts both exactly.
     """
     return column.type_name == "bpchar" or column.is_wide_numeric
 

@@ -1,0 +1,188 @@
+"""Benchmark step 1 and step 2 against psql's \\copy and a raw DuckDB COPY, on the same demo source.
+
+Usage: python bench/run.py --sf 1000 [--runs 3]   (``make bench SF=1000``)
+
+Every method runs as its own process; wall time and peak RSS (the process and the
+children it waits for) are read from ``wait4``. Runs are interleaved and medians
+reported, with ratios against psql measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+from extract import server
+from extract.config import REPO_ROOT, load_settings
+
+RESULTS = REPO_ROOT / "bench" / "results"
+PSQL = str(server.POSTGRES_BIN / "psql")
+DATE = "2024-01-15"
+TABLES_SQL = "select tablename from pg_tables where schemaname = 'public' order by 1"
+COLUMNS_SQL = """
+select c.relname, string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by a.attnum)
+from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped group by c.relname"""
+CSV_DDL = "order_id integer, product_id integer, unit_price numeric, quantity integer, discount numeric"
+DUCKDB_COPY = """
+import sys, duckdb
+from extract import duck
+source, csv, out = sys.argv[1:]
+con = duck.connect()
+con.execute(f"attach '{source}' as s (type postgres, read_only)")
+for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 's'").fetchall():
+    con.execute(f"copy s.public.{table} to '{out}/{table}.parquet' (format parquet)")
+con.execute(f"copy (select * from read_csv('{csv}')) to '{out}/order_details.parquet' (format parquet)")
+"""
+
+
+def measure(command: list[str], env: dict[str, str]) -> dict:
+    """Run ``command``; its wall seconds and peak RSS in MiB, or raise with its output if it fails."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.stdout.close()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output.decode(errors='replace')[-3000:]}")
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def prepare(sf: float, work: Path) -> tuple[dict[str, str], dict]:
+    """Fresh source and warehouse databases for ``sf`` on the embedded server, seeded; the env to reach them."""
+    settings = load_settings()
+    server.start(settings)
+    server.ensure_databases(settings)
+    names = {"source": f"bench_source_sf{sf:g}", "warehouse": f"bench_warehouse_sf{sf:g}"}
+    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in names.values():
+            cur.execute(f'drop database if exists "{name}"')
+            cur.execute(f'create database "{name}"')
+    conn.close()
+    env = {
+        **os.environ,
+        "LAKEHOUSE_DATA": str(work / "lake"),
+        "SOURCE_DSN": settings.embedded_dsn(names["source"]),
+        "WAREHOUSE_DSN": settings.embedded_dsn(names["warehouse"]),
+    }
+    seed = measure([sys.executable, "-m", "extract", "seed", "--scale", f"{sf:g}", "--force"], env)
+    return env, {"generate_s": seed["wall_s"]}
+
+
+def commands(env: dict[str, str], work: Path) -> dict[str, list[str]]:
+    """The commands of each method, by name."""
+    source, warehouse = env["SOURCE_DSN"], env["WAREHOUSE_DSN"]
+    csv = str(Path(env["LAKEHOUSE_DATA"]) / "demo" / "order_details.csv")
+    conn = psycopg2.connect(source)
+    with conn.cursor() as cur:
+        cur.execute(TABLES_SQL)
+        tables = [name for (name,) in cur.fetchall()]
+        cur.execute(COLUMNS_SQL)
+        columns = dict(cur.fetchall())
+    conn.close()
+    out, duck_out = work / "psql", work / "duckdb"
+    copy_out = "".join(f"\\copy {t} to '{out}/{t}.csv' csv header\n" for t in tables)
+    copy_in = "drop schema if exists bench_copy cascade; create schema bench_copy;\n"
+    copy_in += "".join(f"create table bench_copy.{t} ({columns[t]});\n" for t in tables)
+    copy_in += f"create table bench_copy.order_details ({CSV_DDL});\n"
+    copy_in += "".join(f"\\copy bench_copy.{t} from '{out}/{t}.csv' csv header\n" for t in [*tables, "order_details"])
+    for folder in (out, duck_out):
+        folder.mkdir(parents=True, exist_ok=True)
+    (work / "copy_out.sql").write_text(copy_out)
+    (work / "copy_in.sql").write_text(copy_in)
+    shell = ["bash", "-c"]
+    return {
+        "psql_copy_out": shell
+        + [f"{PSQL} -X -q -d '{source}' -f {work}/copy_out.sql && cp {csv} {out}/order_details.csv"],
+        "duckdb_copy_out": [sys.executable, "-c", DUCKDB_COPY, source, csv, str(duck_out)],
+        "step1_extract": [sys.executable, "-m", "extract", "extract", "--date", DATE, "--csv", csv, "--quiet"],
+        "psql_copy_in": shell + [f"{PSQL} -X -q -v ON_ERROR_STOP=1 -d '{warehouse}' -f {work}/copy_in.sql"],
+        "step2_load": [sys.executable, "-m", "extract", "load", "--date", DATE],
+    }
+
+
+def run(sf: float, runs: int) -> dict:
+    """Benchmark every method ``runs`` times at scale ``sf``; the summary as a dict."""
+    work = REPO_ROOT / "data" / "bench" / f"sf{sf:g}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env, generation = prepare(sf, work)
+    methods = commands(env, work)
+    samples: dict[str, list[dict]] = {name: [] for name in methods}
+    for _ in range(runs):
+        for name, command in methods.items():
+            samples[name].append(measure(command, env))
+    csv_bytes = sum(p.stat().st_size for p in (work / "psql").glob("*.csv"))
+    rows = sum(
+        json.loads(p.read_text())["rows"] for p in (Path(env["LAKEHOUSE_DATA"])).glob(f"*/*/{DATE}/_manifest.json")
+    )
+    summary = {
+        "sf": sf,
+        "runs": runs,
+        "date": dt.date.today().isoformat(),
+        "rows": rows,
+        "csv_bytes": csv_bytes,
+        **generation,
+        "methods": {},
+    }
+    for name, values in samples.items():
+        wall = statistics.median(v["wall_s"] for v in values)
+        summary["methods"][name] = {
+            "wall_s": round(wall, 3),
+            "peak_rss_mib": round(statistics.median(v["peak_rss_mib"] for v in values), 1),
+            "rows_per_s": round(rows / wall),
+            "mb_per_s": round(csv_bytes / 1e6 / wall, 1),
+            "samples_s": [round(v["wall_s"], 3) for v in values],
+        }
+    m = summary["methods"]
+    summary["ratios"] = {
+        "step1_vs_psql_out": round(m["step1_extract"]["wall_s"] / m["psql_copy_out"]["wall_s"], 2),
+        "step1_vs_duckdb_out": round(m["step1_extract"]["wall_s"] / m["duckdb_copy_out"]["wall_s"], 2),
+        "step2_vs_psql_in": round(m["step2_load"]["wall_s"] / m["psql_copy_in"]["wall_s"], 2),
+    }
+    return summary
+
+
+def print_table(summary: dict) -> None:
+    """The summary as a table."""
+    print(
+        f"\nSF {summary['sf']:g}: {summary['rows']:,} rows, {summary['csv_bytes'] / 1e6:.1f} MB as CSV, "
+        f"generated in {summary['generate_s']:.2f} s; medians of {summary['runs']} runs"
+    )
+    print(f"  {'method':<18}{'wall s':>9}{'rows/s':>13}{'MB/s':>8}{'peak RSS MiB':>14}")
+    for name, m in summary["methods"].items():
+        print(f"  {name:<18}{m['wall_s']:>9.3f}{m['rows_per_s']:>13,}{m['mb_per_s']:>8.1f}{m['peak_rss_mib']:>14.1f}")
+    for name, ratio in summary["ratios"].items():
+        print(f"  {name}: {ratio:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sf", type=float, nargs="+", default=[1.0], help="scale factors to run")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for sf in args.sf:
+        summary = run(sf, args.runs)
+        path = RESULTS / f"{summary['date']}-sf{sf:g}.json"
+        path.write_text(json.dumps(summary, indent=2) + "\n")
+        print_table(summary)
+        print(f"  written: {path.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
