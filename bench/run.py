@@ -40,7 +40,8 @@ from extract import duck
 source, csv, out = sys.argv[1:]
 con = duck.connect()
 con.execute(f"attach '{source}' as s (type postgres, read_only)")
-for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 's' and schema_name = 'public'").fetchall():
+tables = "select table_name from duckdb_tables() where database_name = 's' and schema_name = 'public'"
+for (table,) in con.execute(tables).fetchall():
     con.execute(f"copy s.public.{table} to '{out}/{table}.parquet' (format parquet)")
 con.execute(f"copy (select * from read_csv('{csv}')) to '{out}/order_details.parquet' (format parquet)")
 """
