@@ -25,7 +25,7 @@ __all__ = [
     "write_partition",
 ]
 
-FORMATS = {"parquet": "(format parquet, compression zstd)", "csv": "(format csv, header true)"}
+FORMATS = {"parquet": "(format parquet, compression zstd, row_group_size 30720)", "csv": "(format csv, header true)"}
 MANIFEST = "_manifest.json"
 
 

@@ -100,15 +100,19 @@ def _record_manifests(step: ledger.Step, lake: Path, manifests: list) -> None:
 def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet", quiet: bool = False) -> None:
     """Step 1: every source table and the CSV into the lake partitions of ``date``.
 
-    The two step-1 tasks run side by side on one DuckDB (one memory limit), each
-    recorded in the ledger on its own. ``{date}`` in ``csv_path`` stands for the run
-    date, for sources that drop one file a day.
+    The two step-1 tasks run side by side, each recorded in the ledger on its own. The
+    CSV is parsed on one thread: it finishes before the tables do anyway, and a
+    parallel parse would hold several buffers of it in memory at once. ``{date}`` in
+    ``csv_path`` stands for the run date, for sources that drop one file a day.
     """
     lake = settings.data_dir
     csv_path = Path(str(csv_path).replace("{date}", date))
     progress = Progress(live=False if quiet else None)
 
-    with duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con:
+    with (
+        duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con,
+        duck.connect(threads=1, memory_limit=settings.memory_limit) as csv_con,
+    ):
 
         def from_postgres(step: ledger.Step) -> None:
             dsn = settings.dsn("source")
@@ -127,7 +131,7 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
 
         def from_csv(step: ledger.Step) -> None:
             progress.expect(1)
-            with con.cursor() as cursor:
+            with csv_con.cursor() as cursor:
                 manifest = extract_csv(cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
             progress.landed(manifest)
             _record_manifests(step, lake, [manifest])
