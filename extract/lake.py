@@ -25,6 +25,7 @@ __all__ = [
     "write_partition",
 ]
 
+# Row groups of 30,720 rows keep step 1's memory flat as tables grow (files are ~1% larger).
 FORMATS = {"parquet": "(format parquet, compression zstd, row_group_size 30720)", "csv": "(format csv, header true)"}
 MANIFEST = "_manifest.json"
 
