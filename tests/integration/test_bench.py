@@ -1,0 +1,21 @@
+"""A smoke run of the benchmark at SF 1: every method runs, and the ratios come out."""
+
+from __future__ import annotations
+
+from bench.run import print_table, run
+
+
+def test_benchmark_smoke_run_at_scale_one(settings, capsys):
+    summary = run(1.0, runs=1)
+    assert set(summary["methods"]) == {
+        "psql_copy_out",
+        "duckdb_copy_out",
+        "step1_extract",
+        "psql_copy_in",
+        "step2_load",
+    }
+    assert summary["rows"] > 3000
+    assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 for m in summary["methods"].values())
+    assert summary["ratios"]["step1_vs_psql_out"] > 0
+    print_table(summary)
+    assert "step2_vs_psql_in" in capsys.readouterr().out
