@@ -31,7 +31,13 @@ def _date(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m extract", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m extract",
+        description="The local lakehouse: daily snapshots of a PostgreSQL database and a CSV into a Parquet "
+        "lake (step 1), loaded into a PostgreSQL warehouse with dbt (step 2). Dates are YYYY-MM-DD, UTC.",
+        epilog="Exit codes: 10 extract_postgres, 11 extract_csv, 12 load, 13 export, 6 backfill with failed days, "
+        "2 bad arguments, 3 embedded server, 4 seeding, 5 dbt, 75 another run holds the lock.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_date(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:

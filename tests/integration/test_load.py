@@ -129,3 +129,15 @@ def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
     # Nothing of the bad day is published: readers keep the good day.
     assert query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines") == published
     assert query(settings.dsn("warehouse"), "select count(*) from raw.order_details") == [(2155,)]
+
+
+def test_a_csv_lake_builds_the_same_mart(settings, northwind_sql, order_details_csv):
+    load_dump(settings.dsn("source"), northwind_sql)
+    pipeline.extract(settings, DATE, csv_path=order_details_csv, fmt="csv")
+    assert partition_file(settings.data_dir, "postgres", "orders", DATE, "csv").exists()
+    assert not partition_file(settings.data_dir, "postgres", "orders", DATE).exists()
+    pipeline.load(settings, DATE)
+    warehouse = settings.dsn("warehouse")
+    assert query(warehouse, "select count(*), count(distinct order_id), sum(line_total) from marts.order_lines") == [
+        (2155, 830, query(warehouse, "select sum(unit_price * quantity * (1 - discount)) from raw.order_details")[0][0])
+    ]
