@@ -18,7 +18,6 @@ from .types import (
     is_exact_number,
     lake_expression,
     postgres_expression,
-    reads_in_postgres,
     warehouse_type,
 )
 
@@ -113,23 +112,21 @@ def _column_meta(column: Column) -> dict:
 
 
 def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: dict) -> str:
-    """The DuckDB query that reads one source table exactly, in a stable order.
+    """The DuckDB query that reads one source table exactly, in key order.
 
-    Most tables go through the scanner, which reads them in parallel and in their
-    physical order. Tables with a column PostgreSQL must convert go through
-    ``postgres_query``, sorted there by the primary key (by the whole row when there is
-    none). Either way DuckDB keeps the order, so the same source gives the same bytes
-    with no sort in memory.
+    PostgreSQL converts what DuckDB's scanner would change and sorts by the primary key
+    (by the whole row when there is none), streaming through an index where it can.
+    DuckDB keeps that order, so the same source gives the same bytes without a sort in
+    memory. The scanner's parallel read would be faster on large tables, but its order
+    changes from run to run.
     """
     relation = f"{quote(schema)}.{quote(table)}"
     columns = entry["columns"]
-    lake_columns = ", ".join(lake_expression(c) for c in columns)
-    if not any(reads_in_postgres(c) for c in columns):
-        return f"select {lake_columns} from {quote(SOURCE_ALIAS)}.{relation}"
     scales = {c.name: _decimal_scale(con, relation, table, c) for c in columns if c.is_wide_numeric}
     select = ", ".join(postgres_expression(c, scales.get(c.name, 0)) for c in columns)
     order = ", ".join(f"source_row.{quote(column)}" for column in entry["key"]) or "source_row::text"
     inner = f"select {select} from {relation} as source_row order by {order}"
+    lake_columns = ", ".join(lake_expression(c) for c in columns)
     return f"select {lake_columns} from postgres_query({literal(SOURCE_ALIAS)}, {literal(inner)})"
 
 

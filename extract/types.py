@@ -12,7 +12,6 @@ __all__ = [
     "is_exact_number",
     "lake_expression",
     "postgres_expression",
-    "reads_in_postgres",
     "warehouse_type",
 ]
 
@@ -63,17 +62,12 @@ def is_exact_number(column: Column) -> bool:
     )
 
 
-def reads_in_postgres(column: Column) -> bool:
-    """Whether PostgreSQL must convert the column before DuckDB reads it.
+def postgres_expression(column: Column, scale: int = 0) -> str:
+    """The PostgreSQL select expression for ``column`` (``scale``: for wide numerics).
 
     DuckDB's scanner drops bpchar's trailing spaces and reads wide numerics as doubles;
     PostgreSQL converts both exactly.
     """
-    return column.type_name == "bpchar" or column.is_wide_numeric
-
-
-def postgres_expression(column: Column, scale: int = 0) -> str:
-    """The PostgreSQL select expression for ``column`` (``scale``: for wide numerics)."""
     name = quote(column.name)
     if column.type_name == "bpchar":
         # format() keeps the padding PostgreSQL returns; a cast to text would strip it.

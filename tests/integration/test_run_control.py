@@ -182,3 +182,18 @@ def test_make_load_refuses_a_missing_partition(settings, lake_env, northwind_sql
     assert "step 2 (load) refused for 2024-01-15" in result.stdout
     assert "postgres/customers: no manifest" in result.stdout
     assert "step load failed" in result.stderr
+
+
+def test_larger_tables_land_with_the_same_bytes_every_time(scaled_source, lake_env):
+    settings = scaled_source
+    checksums = []
+    for day in (DAY1, DAY2):
+        assert cli(lake_env, "extract", "--date", day).returncode == 0
+        checksums.append(
+            {
+                p.parent.parent.name: json.loads(p.read_text())["sha256"]
+                for p in settings.data_dir.glob(f"*/*/{day}/_manifest.json")
+            }
+        )
+    assert len(checksums[0]) == 14
+    assert checksums[0] == checksums[1]
