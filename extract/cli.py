@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import ledger, pipeline, server
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings, password_apart, redact
 from .dbt import DbtError, run_dbt
 from .report import print_status, print_summary
 from .source import SourceError
@@ -164,7 +164,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     pipeline.ensure_server(settings)
     if args.command == "psql":
-        os.execv(server.POSTGRES_BIN / "psql", ["psql", "-d", settings.dsn(args.role)])
+        dsn, secret = password_apart(settings.dsn(args.role))
+        os.execve(server.POSTGRES_BIN / "psql", ["psql", "-d", dsn], {**os.environ, **secret})
     if args.command == "docs":
         run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
@@ -213,7 +214,7 @@ def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path) -> i
             with ledger.date_lock(settings.data_dir, date):
                 _run_day(settings, args, date, csv_path)
             outcomes[date] = "ok"
-        except (pipeline.StepFailed, ledger.LockedError) as exc:
+        except Exception as exc:  # a failed day, whatever failed, must not stop the others
             print(f"error: {date}: {exc}", file=sys.stderr, flush=True)
             outcomes[date] = f"FAILED: {exc}"
     print(f"\nbackfill {args.start} .. {args.end}")

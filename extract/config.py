@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg2.extensions import parse_dsn
+from psycopg2.extensions import make_dsn, parse_dsn
 
-__all__ = ["REPO_ROOT", "Settings", "load_settings", "redact", "scrub"]
+__all__ = ["REPO_ROOT", "Settings", "load_settings", "password_apart", "redact", "scrub"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("source", "warehouse")
@@ -114,3 +114,13 @@ def scrub(text: str, dsns: list[str]) -> str:
     for secret in filter(None, secrets):
         text = text.replace(secret, "***")
     return text
+
+
+def password_apart(dsn: str) -> tuple[str, dict[str, str]]:
+    """``dsn`` without its password, and the environment that gives libpq the password.
+
+    For programs started with a DSN argument (psql), which ``ps`` would show.
+    """
+    parts = parse_dsn(dsn)
+    password = parts.pop("password", None)
+    return make_dsn(**parts), ({"PGPASSWORD": password} if password else {})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["northwind_ddl", "generate"]
+__all__ = ["generate"]
 
 # Dependency order: every table comes after the tables its foreign keys reference.
 _TABLES = tuple(
@@ -305,28 +305,12 @@ def _values(rows: list[tuple]) -> str:
     return "(values " + ", ".join(_lit((k, *row)) for k, row in enumerate(rows)) + ")"
 
 
-def northwind_ddl(order_id_type: str = "smallint") -> str:
-    """Return the Postgres DDL of the 13 Northwind tables with their primary and foreign keys.
-
-    ``drop table if exists ... cascade`` for each table comes first, so the script also recreates
-    an existing demo source; then the tables in dependency order, each with its primary key; then
-    the foreign keys, as ``alter table`` statements like in the real dump.
-
-    Args:
-        order_id_type: Type of ``orders.order_id``: ``"smallint"`` as in the real dump, or
-            ``"integer"``/``"bigint"`` when the order ids do not fit in a smallint.
-
-    Returns:
-        The DDL script: several statements separated by semicolons.
-
-    Raises:
-        ValueError: If ``order_id_type`` is not one of these three types.
-    """
-    return _create_ddl(order_id_type) + _FOREIGN_KEYS
-
-
 def _create_ddl(order_id_type: str) -> str:
-    """The drop and create statements of ``northwind_ddl``, without the foreign keys."""
+    """Drop and create the 13 tables with their primary keys (foreign keys come after the load).
+
+    ``order_id_type`` is ``smallint`` as in the real dump, or ``integer`` when the order ids
+    do not fit in a smallint.
+    """
     if order_id_type not in ("smallint", "integer", "bigint"):
         raise ValueError(f"order_id_type must be smallint, integer or bigint, not {order_id_type!r}")
     drops = "".join(f"drop table if exists {t} cascade;\n" for t in reversed(_TABLES))

@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
+import duckdb
+
 from . import demo, duck, ledger, server
 from .config import Settings, redact, scrub
 from .dbt import run_dbt, test_results
-from .export import export_evidence
+from .export import export_evidence, published_date
 from .flat_files import extract_csv
 from .lake import schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
@@ -73,7 +75,10 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
             raise SourceError(str(exc)) from None
         if not force and describe_tables(con):
             return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
-        rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
+        try:
+            rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
+        except duckdb.Error as exc:
+            raise SourceError(scrub(str(exc).splitlines()[0], [settings.dsn("source")])) from None
     return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
 
 
@@ -81,11 +86,15 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
     """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed."""
     try:
         with ledger.record(settings.data_dir, date, step) as progress:
-            work(progress)
+            try:
+                work(progress)
+            except Exception as exc:
+                # Scrubbed before the ledger keeps it: error texts can quote a DSN.
+                dsns = [settings.dsn(role) for role in ("source", "warehouse")]
+                raise RuntimeError(scrub(str(exc).strip(), dsns) or type(exc).__name__) from None
         return progress
     except Exception as exc:
-        message = scrub(str(exc).strip(), [settings.dsn(role) for role in ("source", "warehouse")])
-        raise StepFailed(step, message.splitlines()[0] if message else type(exc).__name__) from exc
+        raise StepFailed(step, str(exc).splitlines()[0]) from exc
 
 
 def _record_manifests(step: ledger.Step, lake: Path, manifests: list) -> None:
@@ -172,6 +181,11 @@ def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
     def write(progress: ledger.Step) -> None:
         with duck.connect() as con:
             attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
+            published = published_date(con)
+            if published != date:
+                raise ValueError(
+                    f"the warehouse publishes {published or 'no'} run date, not {date}: run make load DATE={date} first"
+                )
             rows, paths = export_evidence(con, settings.data_dir / "exports" / date)
         progress.rows = rows
         progress.details = {"paths": [str(p) for p in paths]}

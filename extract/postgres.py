@@ -42,7 +42,7 @@ inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.at
 inner join pg_type as declared on declared.oid = a.atttypid
 inner join pg_type as t on t.oid = case when declared.typtype = 'd' then declared.typbasetype else declared.oid end
 left join pg_index as i on i.indrelid = c.oid and i.indisprimary
-where n.nspname = {schema} and c.relkind in ('r', 'p')
+where n.nspname = {schema} and c.relkind in ('r', 'p') and not c.relispartition
 order by c.relname, a.attnum
 """
 

@@ -125,7 +125,10 @@ def stop(settings: Settings) -> bool:
 
 def ensure_databases(settings: Settings) -> None:
     """Create the source and warehouse databases on the embedded server if missing."""
-    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    try:
+        conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    except psycopg2.OperationalError as exc:
+        raise ServerError(f"cannot connect to the embedded server: {str(exc).strip().splitlines()[0]}") from None
     conn.autocommit = True
     try:
         with conn.cursor() as cur:

@@ -1,10 +1,11 @@
 {#
     Step 2 starts only when step 1 succeeded for the run date and every partition it
     wrote is whole: its manifest is there and the file's size and SHA-256 match it.
-    Runs as an on-run-start hook, so a bare `dbt build` is gated too.
+    Runs as an on-run-start hook of `dbt build` and `dbt run`, so a bare `dbt build` is
+    gated too; `dbt test` and `dbt docs` leave the warehouse alone.
 #}
 {% macro lakehouse_gate() %}
-    {% if execute and target.type == 'duckdb' %}
+    {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
         {% set problems = [] %}
         {% set ledger = lake_ledger() %}
         {% for step in ['extract_postgres', 'extract_csv'] %}
@@ -20,6 +21,15 @@
                     {% do problems.extend(lake_partition_problems(manifest)) %}
                 {% endfor %}
             {% endif %}
+        {% endfor %}
+        {% set tables = [] %}
+        {% for entry in ledger.values() if entry['status'] == 'success' %}
+            {% for manifest in entry['details']['partitions'] %}
+                {% if manifest['table'] in tables %}
+                    {% do problems.append('two sources have a table named ' ~ manifest['table'] ~ ': rename one') %}
+                {% endif %}
+                {% do tables.append(manifest['table']) %}
+            {% endfor %}
         {% endfor %}
         {% if problems %}
             {{ exceptions.raise_compiler_error(

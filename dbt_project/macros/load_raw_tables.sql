@@ -4,7 +4,7 @@
     the warehouse without a model of its own.
 #}
 {% macro load_raw_tables() %}
-    {% if execute and target.type == 'duckdb' %}
+    {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
         {% set schema = lakehouse_schema(var('raw_schema')) %}
         {# Start from an empty schema: a table gone from the source must not be published again. #}
         {% set reset = 'drop schema if exists "' ~ schema ~ '" cascade; create schema "' ~ schema ~ '"' %}

@@ -21,7 +21,9 @@
         {{ return('') }}
     {% endif %}
     {% set names = ['staging', 'marts'] + ([var('raw_schema')] if target.type == 'duckdb' else []) %}
-    {% set statements = ['begin'] %}
+    {# Readers and the export can tell which day the published marts hold. #}
+    {% set statements = ['begin', 'comment on schema "' ~ lakehouse_schema('marts', building=true)
+        ~ '" is ' ~ lake_sql_string('run_date ' ~ lake_run_date())] %}
     {% for name in names %}
         {% set published = lakehouse_schema(name, building=false) %}
         {% do statements.append('drop schema if exists "' ~ published ~ '" cascade') %}

@@ -61,6 +61,14 @@ def test_both_engines_build_the_same_marts_with_real_primary_keys(built):
     assert views == [(14,)]
 
 
+def test_dbt_test_checks_the_warehouse_without_reloading_it(built):
+    warehouse = built.dsn("warehouse")
+    before = query(warehouse, "select count(*) from raw.orders")
+    run_dbt(built, "test", "--vars", "{run_date: '2099-01-01'}")  # a day never extracted: no gate, no copy
+    assert query(warehouse, "select count(*) from raw.orders") == before
+    assert query(warehouse, "select obj_description('marts'::regnamespace)") == [(f"run_date {DATE}",)]
+
+
 def test_every_model_and_column_is_described(built):
     run_dbt(built, "docs", "generate", "--vars", f"{{run_date: '{DATE}'}}")
     manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())

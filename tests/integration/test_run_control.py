@@ -140,6 +140,10 @@ def test_backfill_of_three_days_with_one_failing(settings, lake_env, northwind_s
         assert set(_status(settings, day).values()) == {"success"}
         assert (settings.data_dir / "exports" / day / "orders_with_details.csv").exists()
     assert _status(settings, DAY2) == {"extract_postgres": "success", "extract_csv": "failed"}
+    # The warehouse now publishes DAY3: evidence for another day is refused, not mislabelled.
+    stale = cli(lake_env, "export", "--date", DAY1)
+    assert stale.returncode == 13
+    assert f"the warehouse publishes {DAY3} run date, not {DAY1}: run make load DATE={DAY1} first" in stale.stderr
     assert not partition_dir(settings.data_dir, "csv", "order_details", DAY2).exists()
     with pytest.raises(PartitionError):
         verify(settings.data_dir, "csv", "order_details", DAY2)
