@@ -57,87 +57,47 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--scale", type=float, default=1.0, help="demo scale factor (1 = Northwind's sizes)")
         sub.add_argument("--northwind-sql", type=Path, help="load this SQL dump instead of the demo data")
 
-    sub = commands.add_parser(
-        "server",
-        help="the embedded PostgreSQL: start, stop, status",
-        description="Example: python -m extract server start",
-    )
-    sub.add_argument("action", choices=["start", "stop", "status"])
+    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=f"Example: python -m extract {example}")
 
-    sub = commands.add_parser(
-        "seed",
-        help="fill the source database with demo data or a dump",
-        description="Example: python -m extract seed --scale 10 --force",
+    command("server", "the embedded PostgreSQL: start, stop, status", "server start").add_argument(
+        "action", choices=["start", "stop", "status"]
     )
+
+    sub = command("seed", "fill the source database with demo data or a dump", "seed --scale 10 --force")
     with_seed(sub)
     sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
 
-    with_csv(
-        with_date(
-            commands.add_parser(
-                "extract",
-                help="step 1: source tables and CSV into the lake",
-                description="Example: python -m extract extract --date 2024-01-15",
-            )
-        )
-    )
+    with_csv(with_date(command("extract", "step 1: source tables and CSV into the lake", "extract --date 2024-01-15")))
 
-    sub = with_date(
-        commands.add_parser(
-            "load",
-            help="step 2: dbt build for the date into the warehouse",
-            description="Example: python -m extract load --date 2024-01-15",
-        )
-    )
+    sub = with_date(command("load", "step 2: dbt build for the date into the warehouse", "load --date 2024-01-15"))
     sub.add_argument("--target", choices=["lakehouse", "postgres"], default="lakehouse")
 
-    with_date(
-        commands.add_parser(
-            "export",
-            help="write the evidence CSV/JSON from the warehouse",
-            description="Example: python -m extract export --date 2024-01-15",
-        )
-    )
+    with_date(command("export", "write the evidence CSV/JSON from the warehouse", "export --date 2024-01-15"))
 
     sub = with_date(
-        commands.add_parser(
-            "run",
-            help="the whole pipeline for a date: seed if empty, extract, load, export",
-            description="Example: python -m extract run --date 2024-01-15",
-        )
+        command("run", "the whole pipeline for a date: seed if empty, extract, load, export", "run --date 2024-01-15")
     )
     with_seed(sub)
     with_csv(sub)
 
-    sub = commands.add_parser(
+    sub = command(
         "backfill",
-        help="the whole pipeline for every day of a range, each day on its own",
-        description="Example: python -m extract backfill --from 2024-01-01 --to 2024-01-31",
+        "the whole pipeline for every day of a range, each day on its own",
+        "backfill --from 2024-01-01 --to 2024-01-31",
     )
     sub.add_argument("--from", dest="start", type=_date, required=True, help="first day, YYYY-MM-DD")
     sub.add_argument("--to", dest="end", type=_date, required=True, help="last day, YYYY-MM-DD (included)")
     with_seed(sub)
     with_csv(sub)
 
-    sub = commands.add_parser(
-        "status",
-        help="the ledger: each step's outcome per date",
-        description="Example: python -m extract status --date 2024-01-15",
-    )
+    sub = command("status", "the ledger: each step's outcome per date", "status --date 2024-01-15")
     sub.add_argument("--date", type=_date, help="one date in detail")
 
-    sub = with_date(
-        commands.add_parser(
-            "docs",
-            help="generate the dbt docs and serve them on 127.0.0.1",
-            description="Example: python -m extract docs --port 8080",
-        )
-    )
+    sub = with_date(command("docs", "generate the dbt docs and serve them on 127.0.0.1", "docs --port 8080"))
     sub.add_argument("--port", type=int, default=8080)
 
-    sub = commands.add_parser(
-        "psql", help="open psql on the warehouse (or the source)", description="Example: python -m extract psql source"
-    )
+    sub = command("psql", "open psql on the warehouse (or the source)", "psql source")
     sub.add_argument("role", nargs="?", choices=["warehouse", "source"], default="warehouse")
     return parser
 

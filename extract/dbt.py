@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import psycopg2
@@ -71,14 +72,7 @@ def run_dbt(settings: Settings, *args: str) -> None:
 
 def failed_tests(settings: Settings, sample: int = 3) -> list[str]:
     """Each failed test of the last run with a few of its offending rows (stored by store_failures)."""
-    path = PROJECT_DIR / "target" / "run_results.json"
-    if not path.exists():
-        return []
-    failed = [
-        r
-        for r in json.loads(path.read_text())["results"]
-        if r["unique_id"].startswith("test.") and r["status"] == "fail"
-    ]
+    failed = [result for result in _test_results() if result["status"] == "fail"]
     if not failed:
         return []
     described = []
@@ -103,12 +97,14 @@ def failed_tests(settings: Settings, sample: int = 3) -> list[str]:
     return described
 
 
-def test_results() -> dict[str, int]:
-    """Counts of test outcomes (pass, fail, error, ...) in dbt's last run_results.json."""
+def _test_results() -> list[dict]:
+    """The test entries of dbt's last run_results.json (none when there is no such file)."""
     path = PROJECT_DIR / "target" / "run_results.json"
-    counts: dict[str, int] = {}
-    if path.exists():
-        for result in json.loads(path.read_text())["results"]:
-            if result["unique_id"].startswith("test."):
-                counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return counts
+    if not path.exists():
+        return []
+    return [result for result in json.loads(path.read_text())["results"] if result["unique_id"].startswith("test.")]
+
+
+def test_results() -> dict[str, int]:
+    """Counts of test outcomes (pass, fail, error, ...) in dbt's last run."""
+    return dict(Counter(result["status"] for result in _test_results()))

@@ -161,12 +161,10 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
     """Step 2: ``dbt build`` for ``date``; dbt itself refuses incomplete partitions."""
 
     def build(progress: ledger.Step) -> None:
-        partitions = [
-            p for e in ledger.read(settings.data_dir, date) for p in e.get("details", {}).get("partitions", [])
-        ]
+        extracted = [e for e in ledger.read(settings.data_dir, date) if e["step"].startswith("extract_")]
+        partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
         run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}', lake_format: {lake_format}}}")
-        extracted = [e for e in ledger.read(settings.data_dir, date) if e["step"].startswith("extract_")]
         progress.rows = sum(entry["rows"] for entry in extracted)
         progress.details = {"target": target, "tests": test_results()}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import duck, ledger
 from .config import Settings
-from .dbt import test_results
 from .postgres import attach
 from .sql import quote
 
@@ -86,7 +85,7 @@ def print_summary(settings: Settings, date: str) -> None:
     for step in ("extract_postgres", "extract_csv"):
         for change in entries[step]["details"].get("drift", []):
             print(f"  schema drift: {change}")
-    tests = test_results()
+    tests = entries["load"]["details"]["tests"]
     print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))
     for path in entries["export"]["details"]["paths"]:
         print(f"  evidence: {path}")

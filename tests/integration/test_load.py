@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import cli, query
+from helpers import cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT
@@ -106,8 +106,7 @@ def test_date_never_extracted_is_refused_with_the_command_to_run(settings, capsy
 def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
     settings, northwind_sql, order_details_csv, tmp_path, lake_env
 ):
-    load_dump(settings.dsn("source"), northwind_sql)
-    assert cli(lake_env, "run", "--date", DATE, "--csv", str(order_details_csv)).returncode == 0
+    run_real_northwind(settings, lake_env, northwind_sql, order_details_csv, DATE)
     published = query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines")
 
     bad = tmp_path / "order_details.csv"

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from helpers import cli, query
+from helpers import cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT, load_settings
@@ -90,8 +90,7 @@ def test_sigkill_during_extraction_then_a_clean_rerun(scaled_source, lake_env):
 def test_sigkill_during_load_leaves_the_previous_day_published(
     settings, lake_env, northwind_sql, order_details_csv, tmp_path
 ):
-    load_dump(settings.dsn("source"), northwind_sql)
-    assert cli(lake_env, "run", "--date", DAY1, "--csv", str(order_details_csv)).returncode == 0
+    run_real_northwind(settings, lake_env, northwind_sql, order_details_csv, DAY1)
     day1 = _digest(settings.dsn("warehouse"), "marts.order_lines")
 
     fewer = tmp_path / "fewer.csv"
