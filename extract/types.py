@@ -94,8 +94,11 @@ def warehouse_type(column: Column) -> str:
 
     DuckDB writes into PostgreSQL through its own type for each column, so a wide
     numeric would pass through a double and an enum does not exist yet: both land as
-    text and PostgreSQL converts them exactly.
+    text and PostgreSQL converts them exactly. A bpchar column would make DuckDB send
+    the whole table in text COPY, about twice as slow as binary: it lands as text too
+    (the padded value, from the lake), and turning text into an unbounded bpchar does
+    not rewrite the table.
     """
-    if column.is_wide_numeric or column.kind == "e":
+    if column.is_wide_numeric or column.kind == "e" or column.type_name == "bpchar":
         return "text"
     return column.source_type

@@ -6,9 +6,32 @@
 #}
 {% macro lakehouse_schema(name, building=none) -%}
     {%- set building = (flags.WHICH in ['build', 'run']) if building is none else building -%}
+    {%- set published = name in lakehouse_model_schemas() or name == var('raw_schema') -%}
     {%- set prefix = 'postgres_' if target.type == 'postgres' and name != var('raw_schema') else '' -%}
-    {{ return(prefix ~ name ~ ('__next' if building else '')) }}
+    {{ return(prefix ~ name ~ ('__next' if building and published else '')) }}
 {%- endmacro %}
+
+{# The warehouse schemas dbt's models build and publish; on dbt-duckdb, staging is views in DuckDB's own file. #}
+{% macro lakehouse_model_schemas() %}
+    {{ return(['marts'] if target.type == 'duckdb' else ['staging', 'marts']) }}
+{% endmacro %}
+
+{#
+    On-run-start: empty the model schemas being built. What a killed build left there is
+    never published, and dbt would trip over it (a table whose primary key was added).
+    Through the adapter, so dbt's relation cache knows.
+#}
+{% macro reset_building_schemas() %}
+    {% if execute and flags.WHICH in ['build', 'run'] %}
+        {% for name in lakehouse_model_schemas() %}
+            {% set relation = api.Relation.create(
+                database='warehouse' if target.type == 'duckdb' else target.database,
+                schema=lakehouse_schema(name, building=true)) %}
+            {% do adapter.drop_schema(relation) %}
+            {% do adapter.create_schema(relation) %}
+        {% endfor %}
+    {% endif %}
+{% endmacro %}
 
 {% macro publish_schemas(results) %}
     {% if not execute or flags.WHICH not in ['build', 'run'] %}
@@ -20,7 +43,7 @@
         {{ log('step 2: warehouse NOT published (' ~ failed | length ~ ' failed); it keeps its previous contents', info=true) }}
         {{ return('') }}
     {% endif %}
-    {% set names = ['staging', 'marts'] + ([var('raw_schema')] if target.type == 'duckdb' else []) %}
+    {% set names = lakehouse_model_schemas() + ([var('raw_schema')] if target.type == 'duckdb' else []) %}
     {# Readers and the export can tell which day the published marts hold. #}
     {% set statements = ['begin', 'comment on schema "' ~ lakehouse_schema('marts', building=true)
         ~ '" is ' ~ lake_sql_string('run_date ' ~ lake_run_date())] %}

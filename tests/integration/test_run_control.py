@@ -97,7 +97,7 @@ def test_sigkill_during_load_leaves_the_previous_day_published(
     fewer.write_text("\n".join(order_details_csv.read_text().splitlines()[:1001]) + "\n")
     assert cli(lake_env, "extract", "--date", DAY2, "--csv", str(fewer)).returncode == 0
     process = _start(lake_env, "load", "--date", DAY2)
-    building = "select count(*) from information_schema.tables where table_schema = 'staging__next'"
+    building = "select count(*) from information_schema.tables where table_schema = 'marts__next'"
     _kill_when(process, lambda: query(settings.dsn("warehouse"), building)[0][0] > 0)
 
     # Readers still see day 1 whole: raw and marts agree, nothing of day 2.
