@@ -15,7 +15,7 @@ from psycopg2.extensions import parse_dsn
 
 from .config import REPO_ROOT, Settings
 
-__all__ = ["DbtError", "dbt_env", "failed_tests", "run_dbt", "test_results"]
+__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 LIBPQ_VARS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "WAREHOUSE_DB"}
@@ -105,6 +105,6 @@ def _test_results() -> list[dict]:
     return [result for result in json.loads(path.read_text())["results"] if result["unique_id"].startswith("test.")]
 
 
-def test_results() -> dict[str, int]:
+def dbt_test_counts() -> dict[str, int]:
     """Counts of test outcomes (pass, fail, error, ...) in dbt's last run."""
     return dict(Counter(result["status"] for result in _test_results()))

@@ -12,7 +12,7 @@ import duckdb
 
 from . import demo, duck, ledger, server
 from .config import Settings, redact, scrub
-from .dbt import run_dbt, test_results
+from .dbt import dbt_test_counts, run_dbt
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
 from .lake import schema_drift
@@ -166,7 +166,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
         run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}', lake_format: {lake_format}}}")
         progress.rows = sum(entry["rows"] for entry in extracted)
-        progress.details = {"target": target, "tests": test_results()}
+        progress.details = {"target": target, "tests": dbt_test_counts()}
 
     with ledger.warehouse_lock(settings.data_dir):
         _run_step(settings, date, "load" if target == "lakehouse" else f"load_{target}", build)

@@ -10,7 +10,7 @@ from helpers import cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT
-from extract.dbt import dbt_env, test_results
+from extract.dbt import dbt_env, dbt_test_counts
 from extract.lake import partition_file
 from extract.source import load_dump
 
@@ -28,7 +28,7 @@ def extracted(settings, northwind_sql, order_details_csv):
 def test_build_loads_every_table_with_source_types_and_passes_key_tests(extracted):
     settings = extracted
     pipeline.load(settings, DATE)
-    results = test_results()
+    results = dbt_test_counts()
     assert results.get("pass", 0) >= 15 and set(results) == {"pass"}
 
     types_sql = """
