@@ -111,15 +111,15 @@ def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
 
     bad = tmp_path / "order_details.csv"
     lines = order_details_csv.read_text().splitlines()
-    bad.write_text("\n".join(lines + [lines[1], "99999,11,14,1,0"]) + "\n")
+    bad.write_text("\n".join(lines + [lines[1], "99999,11,14,1,0", ",11,14,1,0"]) + "\n")
     assert cli(lake_env, "extract", "--date", "2024-01-16", "--csv", str(bad)).returncode == 0
     result = cli(lake_env, "load", "--date", "2024-01-16")
     assert result.returncode == 12
     assert "step load failed" in result.stderr
-    assert (
-        "test unique_combination_of_columns_stg_csv__order_details_order_id__product_id failed on 1 row(s), "
-        "e.g. (order_id=10248, product_id=11, n_rows=2)"
-    ) in result.stderr
+    # A duplicated line and a line without its order: both break the composite key.
+    assert "test primary_key_stg_csv__order_details_order_id__product_id failed on 2 row(s)" in result.stderr
+    assert "(order_id=10248, product_id=11, n_rows=2)" in result.stderr
+    assert "(order_id=None, product_id=11, n_rows=1)" in result.stderr
     assert "test relationships_stg_csv__order_details_order_id__order_id__ref_stg_northwind__orders_ failed" in (
         result.stderr
     )
