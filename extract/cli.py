@@ -127,7 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         dsn, secret = password_apart(settings.dsn(args.role))
         os.execve(server.POSTGRES_BIN / "psql", ["psql", "-d", dsn], {**os.environ, **secret})
     if args.command == "docs":
-        run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
+        with ledger.warehouse_lock(settings.data_dir):  # a load holds DuckDB's file and rewrites the warehouse
+            run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0
     csv_path = getattr(args, "csv", None) or settings.demo_csv

@@ -96,8 +96,8 @@ def warehouse_type(column: Column) -> str:
     numeric would pass through a double and an enum does not exist yet: both land as
     text and PostgreSQL converts them exactly. A bpchar column would make DuckDB send
     the whole table in text COPY, about twice as slow as binary: it lands as text too
-    (the padded value, from the lake), and turning text into an unbounded bpchar does
-    not rewrite the table.
+    (the padded value, from the lake): turning text into an unbounded bpchar does not
+    rewrite the table (a ``character(n)`` is rewritten, still exactly).
     """
     if column.is_wide_numeric or column.kind == "e" or column.type_name == "bpchar":
         return "text"

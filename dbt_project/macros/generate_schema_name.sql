@@ -1,6 +1,7 @@
 {#
-    Models land in the schema named by their folder (staging, marts), built under
-    "<schema>__next" and published at the end; stored test failures go straight to theirs.
+    Models land in the schema named by their folder (staging, marts); the published ones
+    are built under "<schema>__next" (see lakehouse_schema); stored test failures go
+    straight to theirs.
 #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {{ lakehouse_schema((custom_schema_name or target.schema) | trim, building=false if node.resource_type == 'test' else none) }}

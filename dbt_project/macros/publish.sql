@@ -38,15 +38,25 @@
         {{ return('') }}
     {% endif %}
     {% set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list %}
-    {% set built = results | selectattr('status', 'equalto', 'success') | list %}
-    {% if failed or not built %}
-        {{ log('step 2: warehouse NOT published (' ~ failed | length ~ ' failed); it keeps its previous contents', info=true) }}
+    {% set built = results | selectattr('status', 'equalto', 'success') | map(attribute='node.unique_id') | list %}
+    {# A partial selection (--select) must not publish a half-built warehouse. #}
+    {% set unbuilt = [] %}
+    {% for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized != 'ephemeral' %}
+        {% if node.unique_id not in built %}{% do unbuilt.append(node.name) %}{% endif %}
+    {% endfor %}
+    {% if failed or unbuilt %}
+        {{ log('step 2: warehouse NOT published (' ~ failed | length ~ ' failed, ' ~ unbuilt | length
+            ~ ' models not built); it keeps its previous contents', info=true) }}
         {{ return('') }}
     {% endif %}
     {% set names = lakehouse_model_schemas() + ([var('raw_schema')] if target.type == 'duckdb' else []) %}
     {# Readers and the export can tell which day the published marts hold. #}
     {% set statements = ['begin', 'comment on schema "' ~ lakehouse_schema('marts', building=true)
         ~ '" is ' ~ lake_sql_string('run_date ' ~ lake_run_date())] %}
+    {% if target.type == 'duckdb' %}
+        {# Staging tables from before staging became DuckDB views. #}
+        {% do statements.append('drop schema if exists "staging" cascade') %}
+    {% endif %}
     {% for name in names %}
         {% set published = lakehouse_schema(name, building=false) %}
         {% do statements.append('drop schema if exists "' ~ published ~ '" cascade') %}

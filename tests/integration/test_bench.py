@@ -15,7 +15,7 @@ def test_benchmark_smoke_run_at_scale_one(settings, capsys):
         "step2_load",
     }
     assert summary["rows"] > 3000
-    assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 and m["cpu_s"] > 0 for m in summary["methods"].values())
+    assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 and m["cpu_s"] >= 0 for m in summary["methods"].values())
     assert summary["ratios"]["step1_vs_psql_out"] > 0
     print_table(summary)
     assert "step2_vs_psql_in" in capsys.readouterr().out

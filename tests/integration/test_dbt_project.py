@@ -61,6 +61,17 @@ def test_both_engines_build_the_same_marts_with_real_primary_keys(built):
     assert views == [(14,)]
 
 
+def test_a_partial_build_publishes_nothing(built, capsys):
+    warehouse = built.dsn("warehouse")
+    before = query(warehouse, "select count(*) from marts.order_lines")
+    run_dbt(
+        built, "build", "--select", "staging", "--indirect-selection", "cautious", "--vars", f"{{run_date: '{DATE}'}}"
+    )
+    assert "warehouse NOT published (0 failed, 2 models not built)" in capsys.readouterr().out
+    assert query(warehouse, "select count(*) from marts.order_lines") == before == [(2155,)]
+    assert query(warehouse, "select count(*) from marts.orders") == [(830,)]
+
+
 def test_dbt_test_checks_the_warehouse_without_reloading_it(built):
     warehouse = built.dsn("warehouse")
     before = query(warehouse, "select count(*) from raw.orders")
