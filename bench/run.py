@@ -22,18 +22,15 @@ from pathlib import Path
 
 import psycopg2
 
-from extract import server
+from extract import duck, server
 from extract.config import REPO_ROOT, load_settings
+from extract.flat_files import SCHEMAS
+from extract.postgres import SOURCE_ALIAS, attach, describe_tables
+from extract.sql import quote
 
 RESULTS = REPO_ROOT / "bench" / "results"
 PSQL = str(server.POSTGRES_BIN / "psql")
 DATE = "2024-01-15"
-TABLES_SQL = "select tablename from pg_tables where schemaname = 'public' order by 1"
-COLUMNS_SQL = """
-select c.relname, string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by a.attnum)
-from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped group by c.relname"""
-CSV_DDL = "order_id integer, product_id integer, unit_price numeric, quantity integer, discount numeric"
 DUCKDB_COPY = """
 import sys, duckdb
 from extract import duck
@@ -122,18 +119,18 @@ def commands(env: dict[str, str], work: Path) -> dict[str, list[str]]:
     """The commands of each method, by name."""
     source, warehouse = env["SOURCE_DSN"], env["WAREHOUSE_DSN"]
     csv = str(Path(env["LAKEHOUSE_DATA"]) / "demo" / "order_details.csv")
-    conn = psycopg2.connect(source)
-    with conn.cursor() as cur:
-        cur.execute(TABLES_SQL)
-        tables = [name for (name,) in cur.fetchall()]
-        cur.execute(COLUMNS_SQL)
-        columns = dict(cur.fetchall())
-    conn.close()
+    with duck.connect() as con:
+        attach(con, source, SOURCE_ALIAS, read_only=True)
+        columns = {
+            table: ", ".join(f"{quote(c.name)} {c.source_type}" for c in entry["columns"])
+            for table, entry in describe_tables(con).items()
+        }
+    columns["order_details"] = ", ".join(f"{quote(name)} {pg}" for name, (_, pg) in SCHEMAS["order_details"].items())
+    tables = sorted(set(columns) - {"order_details"})
     out, duck_out = work / "psql", work / "duckdb"
     copy_out = "".join(f"\\copy {t} to '{out}/{t}.csv' csv header\n" for t in tables)
     copy_in = "drop schema if exists bench_copy cascade; create schema bench_copy;\n"
-    copy_in += "".join(f"create table bench_copy.{t} ({columns[t]});\n" for t in tables)
-    copy_in += f"create table bench_copy.order_details ({CSV_DDL});\n"
+    copy_in += "".join(f"create table bench_copy.{t} ({ddl});\n" for t, ddl in columns.items())
     copy_in += "".join(f"\\copy bench_copy.{t} from '{out}/{t}.csv' csv header\n" for t in [*tables, "order_details"])
     for folder in (out, duck_out):
         folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from .sql import literal, quote
+
 __all__ = ["generate"]
 
 # Dependency order: every table comes after the tables its foreign keys reference.
@@ -281,7 +283,7 @@ copy (
             else [0.05, 0.10, 0.15, 0.20, 0.25][1 + h // 1000000 % 5] end) as discount
     from l join demo_products p using (product_id)
     order by order_id, product_id
-) to '{path}' (format csv, header, delimiter ',');
+) to {path} (format csv, header, delimiter ',');
 """
 
 
@@ -290,7 +292,7 @@ def _lit(x: object) -> str:
     if x is None:
         return "null"
     if isinstance(x, str):
-        return "'" + x.replace("'", "''") + "'"
+        return literal(x)
     if isinstance(x, list):
         return "[" + ", ".join(map(_lit, x)) + "]"
     if isinstance(x, tuple):
@@ -361,7 +363,7 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     con.execute("begin")
     try:
         for table in (t for t in _TABLES if t not in _EMPTY):
-            insert = f'insert into "{source}".public.{table} by name select * exclude (k) from demo_{table}'
+            insert = f"insert into {quote(source)}.public.{table} by name select * exclude (k) from demo_{table}"
             rows[table] = con.execute(insert).fetchone()[0]
         con.execute("commit")
     except BaseException:
@@ -373,7 +375,7 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")
     try:
-        sql = _ORDER_DETAILS.format(path=str(tmp).replace("'", "''"))
+        sql = _ORDER_DETAILS.format(path=literal(str(tmp)))
         rows["order_details"] = con.execute(sql).fetchone()[0]
         os.replace(tmp, csv_path)
     finally:

@@ -149,9 +149,7 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
             tasks = [
                 pool.submit(_run_step, settings, date, step, work)
                 for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
-            ]
-            for task in tasks:
-                task.exception()  # wait for both: a failed task must not cut the other short
+            ]  # leaving the pool waits for both: a failed task does not cut the other short
         progress.close()
     for task in tasks:
         task.result()  # the first failure, in step order

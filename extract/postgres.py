@@ -80,24 +80,37 @@ def _postgres_query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(f"select * from postgres_query({literal(SOURCE_ALIAS)}, {literal(sql)})").fetchall()
 
 
-def _decimal_scale(con: duckdb.DuckDBPyConnection, relation: str, table: str, column: Column) -> int:
-    """The scale that holds every value of a wide numeric column exactly in 38 digits, or a ValueError naming it."""
-    name = quote(column.name)
-    scale, digits, special = _postgres_query(
-        con,
-        f"select coalesce(max(scale({name})), 0) as scale, "
-        f"coalesce(max(length(trunc(abs({name}))::text)), 1) as digits, "
-        f"count(*) filter (where {name}::text in ('NaN', 'Infinity', '-Infinity')) as special from {relation}",
-    )[0]
-    where = f"column {table}.{column.name} ({column.source_type})"
-    if special:
-        raise ValueError(f"{where}: {special} NaN or infinite values, which Parquet decimals cannot hold")
-    if digits + scale > DUCKDB_MAX_DIGITS:
-        raise ValueError(
-            f"{where}: values need {digits} integer and {scale} decimal digits, "
-            f"more than the {DUCKDB_MAX_DIGITS} a Parquet decimal holds"
-        )
-    return scale
+def _decimal_scales(con: duckdb.DuckDBPyConnection, relation: str, table: str, columns: list[Column]) -> dict[str, int]:
+    """Per wide numeric column, the scale that holds every value exactly in 38 digits.
+
+    One scan of the table measures every such column. ValueError names a column whose
+    values no 38-digit decimal holds.
+    """
+    if not columns:
+        return {}
+    measures = []
+    for column in columns:
+        name = quote(column.name)
+        measures += [
+            f"coalesce(max(scale({name})), 0)",
+            f"coalesce(max(length(trunc(abs({name}))::text)), 1)",
+            f"count(*) filter (where {name}::text in ('NaN', 'Infinity', '-Infinity'))",
+        ]
+    aliased = ", ".join(f"{measure} as m{i}" for i, measure in enumerate(measures))
+    found = _postgres_query(con, f"select {aliased} from {relation}")[0]
+    scales = {}
+    for i, column in enumerate(columns):
+        scale, digits, special = found[3 * i : 3 * i + 3]
+        where = f"column {table}.{column.name} ({column.source_type})"
+        if special:
+            raise ValueError(f"{where}: {special} NaN or infinite values, which Parquet decimals cannot hold")
+        if digits + scale > DUCKDB_MAX_DIGITS:
+            raise ValueError(
+                f"{where}: values need {digits} integer and {scale} decimal digits, "
+                f"more than the {DUCKDB_MAX_DIGITS} a Parquet decimal holds"
+            )
+        scales[column.name] = scale
+    return scales
 
 
 def _column_meta(column: Column) -> dict:
@@ -122,7 +135,7 @@ def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: 
     """
     relation = f"{quote(schema)}.{quote(table)}"
     columns = entry["columns"]
-    scales = {c.name: _decimal_scale(con, relation, table, c) for c in columns if c.is_wide_numeric}
+    scales = _decimal_scales(con, relation, table, [c for c in columns if c.is_wide_numeric])
     select = ", ".join(postgres_expression(c, scales.get(c.name, 0)) for c in columns)
     order = ", ".join(f"source_row.{quote(column)}" for column in entry["key"]) or "source_row::text"
     inner = f"select {select} from {relation} as source_row order by {order}"

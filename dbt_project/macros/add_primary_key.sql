@@ -7,7 +7,7 @@
     {% set ddl = 'alter table ' ~ lake_quote(this.schema) ~ '.' ~ lake_quote(this.identifier)
         ~ ' add primary key (' ~ columns | join(', ') ~ ')' %}
     {% if target.type == 'duckdb' %}
-        {{ return("call postgres_execute('warehouse', " ~ lake_sql_string(ddl) ~ ")") }}
+        {{ return(lake_postgres_call(ddl)) }}
     {% endif %}
     {{ return(ddl) }}
 {% endmacro %}

@@ -4,5 +4,5 @@
     straight to theirs.
 #}
 {% macro generate_schema_name(custom_schema_name, node) -%}
-    {{ lakehouse_schema((custom_schema_name or target.schema) | trim, building=false if node.resource_type == 'test' else none) }}
+    {{ lakehouse_schema((custom_schema_name or target.schema) | trim) }}
 {%- endmacro %}

@@ -4,6 +4,11 @@
     '{{ text | replace("'", "''") }}'
 {%- endmacro %}
 
+{# The DuckDB call that runs `sql` inside the attached warehouse, in PostgreSQL's own dialect. #}
+{% macro lake_postgres_call(sql) -%}
+    {{ return("call postgres_execute('warehouse', " ~ lake_sql_string(sql) ~ ")") }}
+{%- endmacro %}
+
 {# The run date: --vars '{run_date: YYYY-MM-DD}', default today in UTC. #}
 {% macro lake_run_date() -%}
     {{ return(var('run_date', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}

@@ -1,38 +1,58 @@
 {#
     Copy every partition of the run date into the warehouse's raw schema, each table
     created with its source's PostgreSQL column types, so a new source table reaches
-    the warehouse without a model of its own.
+    the warehouse without a model of its own. The DDL of all tables goes in one round
+    trip, so DuckDB reloads its Postgres catalog once, not once per table.
 #}
 {% macro load_raw_tables() %}
     {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
         {% set schema = lakehouse_schema(var('raw_schema')) %}
-        {# Start from an empty schema: a table gone from the source must not be published again. #}
-        {% set reset = 'drop schema if exists "' ~ schema ~ '" cascade; create schema "' ~ schema ~ '"' %}
-        {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string(reset) ~ ")") %}
         {% set ledger = lake_ledger() %}
-        {% for step in ['extract_postgres', 'extract_csv'] %}
-            {% for manifest in ledger[step]['details']['partitions'] %}
-                {% do lake_copy_partition(schema, manifest) %}
-            {% endfor %}
+        {% set manifests = ledger['extract_postgres']['details']['partitions']
+            + ledger['extract_csv']['details']['partitions'] %}
+        {# The schema was emptied by reset_building_schemas (on-run-start). #}
+        {% set ddl = [] %}
+        {% set alters = [] %}
+        {% for manifest in manifests %}
+            {% set table = lake_raw_table(schema, manifest) %}
+            {% do ddl.extend(table['ddl']) %}
+            {% do alters.extend(table['alters']) %}
+        {% endfor %}
+        {% do lake_postgres_execute(ddl) %}
+        {% for manifest in manifests %}
+            {% set relation = lake_quote(schema) ~ '.' ~ lake_quote(manifest['table']) %}
+            {% do run_query("insert into warehouse." ~ relation ~ " select * from " ~ lake_read_partition(manifest)) %}
+        {% endfor %}
+        {% if alters %}
+            {% do lake_postgres_execute(alters) %}
+        {% endif %}
+        {% for manifest in manifests %}
+            {% do lake_reconcile(lake_quote(schema) ~ '.' ~ lake_quote(manifest['table']), manifest) %}
         {% endfor %}
     {% endif %}
 {% endmacro %}
 
+{# Run statements in the warehouse through Postgres itself, then make DuckDB see what they changed. #}
+{% macro lake_postgres_execute(statements) %}
+    {% do run_query(lake_postgres_call(statements | join('; '))) %}
+    {% do run_query("call pg_clear_cache()") %}
+{% endmacro %}
+
 {#
-    One partition into "<schema>"."<table>": created with the warehouse type of each
-    column, filled from the lake, then altered where PostgreSQL converts the value
-    itself (wide numerics and enums land as text).
+    The statements for one partition's table in "<schema>": `ddl` creates it with the
+    warehouse type of each column (and its enum types); `alters` turn the columns that
+    land as text into their source type once filled, converted by PostgreSQL itself.
 #}
-{% macro lake_copy_partition(schema, manifest) %}
+{% macro lake_raw_table(schema, manifest) %}
     {% set relation = lake_quote(schema) ~ '.' ~ lake_quote(manifest['table']) %}
-    {% set columns, enums, alters = [], [], [] %}
+    {% set columns, ddl, alters = [], [], [] %}
     {% for column in manifest['columns'] %}
         {% set target_type = column['source_type'] %}
         {% if column.get('enum_labels') is not none %}
             {% set target_type = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
             {% set labels = [] %}
             {% for label in column['enum_labels'] %}{% do labels.append(lake_sql_string(label)) %}{% endfor %}
-            {% do enums.append('do $$ begin create type ' ~ target_type ~ ' as enum (' ~ labels | join(', ')
+            {% do ddl.append('do $$ begin create type ' ~ target_type ~ ' as enum (' ~ labels | join(', ')
                 ~ '); exception when duplicate_object then null; end $$') %}
         {% endif %}
         {% do columns.append(lake_quote(column['name']) ~ ' ' ~ column['warehouse_type']) %}
@@ -41,17 +61,8 @@
                 ~ ' using ' ~ lake_quote(column['name']) ~ '::' ~ target_type) %}
         {% endif %}
     {% endfor %}
-    {% set ddl = enums + ['drop table if exists ' ~ relation, 'create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')'] %}
-    {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string(ddl | join('; ')) ~ ")") %}
-    {# DuckDB caches the Postgres catalog: make it see the table just created. #}
-    {% do run_query("call pg_clear_cache()") %}
-    {% do run_query("insert into warehouse." ~ relation ~ " select * from " ~ lake_read_partition(manifest)) %}
-    {% if alters %}
-        {% set alter = 'alter table ' ~ relation ~ ' ' ~ alters | join(', ') %}
-        {% do run_query("call postgres_execute('warehouse', " ~ lake_sql_string(alter) ~ ")") %}
-        {% do run_query("call pg_clear_cache()") %}
-    {% endif %}
-    {% do lake_reconcile(relation, manifest) %}
+    {% do ddl.append('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') %}
+    {{ return({'ddl': ddl, 'alters': ['alter table ' ~ relation ~ ' ' ~ alters | join(', ')] if alters else []}) }}
 {% endmacro %}
 
 {#

@@ -6,24 +6,28 @@
 #}
 {% macro lakehouse_schema(name, building=none) -%}
     {%- set building = (flags.WHICH in ['build', 'run']) if building is none else building -%}
-    {%- set published = name in lakehouse_model_schemas() or name == var('raw_schema') -%}
+    {%- set published = name in lakehouse_published_schemas() -%}
     {%- set prefix = 'postgres_' if target.type == 'postgres' and name != var('raw_schema') else '' -%}
     {{ return(prefix ~ name ~ ('__next' if building and published else '')) }}
 {%- endmacro %}
 
-{# The warehouse schemas dbt's models build and publish; on dbt-duckdb, staging is views in DuckDB's own file. #}
-{% macro lakehouse_model_schemas() %}
-    {{ return(['marts'] if target.type == 'duckdb' else ['staging', 'marts']) }}
+{#
+    The warehouse schemas a build writes and publishes: on dbt-duckdb the raw copy and
+    the marts (staging is views in DuckDB's own file); on dbt-postgres staging and marts.
+#}
+{% macro lakehouse_published_schemas() %}
+    {{ return(['marts', var('raw_schema')] if target.type == 'duckdb' else ['staging', 'marts']) }}
 {% endmacro %}
 
 {#
-    On-run-start: empty the model schemas being built. What a killed build left there is
-    never published, and dbt would trip over it (a table whose primary key was added).
-    Through the adapter, so dbt's relation cache knows.
+    On-run-start: empty the schemas being built. What a killed build left there is never
+    published, a table gone from the source must not be published again, and dbt would
+    trip over a leftover mart (a table whose primary key was added). Through the adapter,
+    so dbt's relation cache knows.
 #}
 {% macro reset_building_schemas() %}
     {% if execute and flags.WHICH in ['build', 'run'] %}
-        {% for name in lakehouse_model_schemas() %}
+        {% for name in lakehouse_published_schemas() %}
             {% set relation = api.Relation.create(
                 database='warehouse' if target.type == 'duckdb' else target.database,
                 schema=lakehouse_schema(name, building=true)) %}
@@ -49,7 +53,7 @@
             ~ ' models not built); it keeps its previous contents', info=true) }}
         {{ return('') }}
     {% endif %}
-    {% set names = lakehouse_model_schemas() + ([var('raw_schema')] if target.type == 'duckdb' else []) %}
+    {% set names = lakehouse_published_schemas() %}
     {# Readers and the export can tell which day the published marts hold. #}
     {% set statements = ['begin', 'comment on schema "' ~ lakehouse_schema('marts', building=true)
         ~ '" is ' ~ lake_sql_string('run_date ' ~ lake_run_date())] %}
@@ -65,7 +69,7 @@
     {% do statements.append('commit') %}
     {{ log('step 2: publishing schemas ' ~ names | join(', '), info=true) }}
     {% if target.type == 'duckdb' %}
-        {{ return("call postgres_execute('warehouse', " ~ lake_sql_string(statements | join('; ')) ~ ")") }}
+        {{ return(lake_postgres_call(statements | join('; '))) }}
     {% else %}
         {{ return(statements | join(';\n')) }}
     {% endif %}
