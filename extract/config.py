@@ -14,7 +14,8 @@ __all__ = ["REPO_ROOT", "Settings", "load_settings", "password_apart", "redact",
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("source", "warehouse")
 DEFAULT_DBNAMES = {"source": "northwind", "warehouse": "warehouse"}
-PG_ENV = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
+# Any of these names a real server for both roles (libpq fills the rest).
+PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGSERVICE")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 raise ValueError(f"{role.upper()}_DSN is not a libpq connection string or URI") from None
             dsns[role] = given
         elif any(env.get(name) for name in PG_ENV):
-            # libpq fills host, port, user and password from the PG* variables.
+            # libpq fills host, port, user and password from the PG* variables (or PGSERVICE's file).
             dsns[role] = f"dbname={DEFAULT_DBNAMES[role]}"
     return Settings(
         data_dir=Path(env.get("LAKEHOUSE_DATA", REPO_ROOT / "data")).resolve(),

@@ -11,33 +11,97 @@ from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
-from psycopg2.extensions import parse_dsn
+from psycopg2.extensions import make_dsn, parse_dsn
 
-from .config import REPO_ROOT, Settings
+from .config import REPO_ROOT, Settings, redact
 
-__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
+__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt", "warehouse_server"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
-LIBPQ_VARS = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "dbname": "WAREHOUSE_DB"}
+
+# libpq's environment variable for each connection keyword it has one for.
+LIBPQ_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    "channel_binding": "PGCHANNELBINDING",
+    "require_auth": "PGREQUIREAUTH",
+    "sslmode": "PGSSLMODE",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcertmode": "PGSSLCERTMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "gssdelegation": "PGGSSDELEGATION",
+}
 
 
 class DbtError(RuntimeError):
     """dbt exited non-zero; the message is dbt's own error line."""
 
 
-def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for dbt: profiles.yml reads the warehouse from PG* and WAREHOUSE_DB.
+def warehouse_server(dsn: str) -> dict[str, str]:
+    """The server ``dsn`` reaches, resolved by libpq itself: the DSN's keywords, with host,
+    port, user and dbname as libpq filled them in (from the PG* variables, a service file
+    or its defaults). Never the password.
 
-    The password travels only as PGPASSWORD, which libpq reads itself, so it never
-    appears in a connection string dbt could log.
+    Raises:
+        ConnectionError: one line naming host:port/database and libpq's reason.
+    """
+    try:
+        conn = psycopg2.connect(dsn)
+    except psycopg2.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConnectionError(f"cannot connect to {redact(dsn)}: {reason}") from None
+    try:
+        info = conn.info
+        resolved = {"host": info.host, "port": str(info.port), "user": info.user, "dbname": info.dbname}
+    finally:
+        conn.close()
+    given = {key: value for key, value in parse_dsn(dsn).items() if key != "password"}
+    return {**given, **resolved}
+
+
+def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for dbt, naming the warehouse the way profiles.yml reads it.
+
+    The lakehouse target attaches WAREHOUSE_DSN; the postgres target reads PGHOST, PGPORT,
+    PGUSER and WAREHOUSE_DB, and libpq the other PG* variables, so every option of the DSN
+    (sslmode, options, ...) reaches both. The password travels only as PGPASSWORD, which
+    libpq reads itself, so it never appears in a connection string dbt could log.
     """
     env = dict(os.environ if base is None else base)
     env["LAKEHOUSE_DATA"] = str(settings.data_dir)
     env.setdefault("DBT_USE_COLORS", "true" if sys.stdout.isatty() else "false")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no network calls at run time
-    for key, value in parse_dsn(settings.dsn("warehouse")).items():
-        if key in LIBPQ_VARS:
-            env[LIBPQ_VARS[key]] = value
+    dsn = settings.dsn("warehouse")
+    server = warehouse_server(dsn)
+    env["WAREHOUSE_DSN"] = make_dsn(**server)
+    env["WAREHOUSE_DB"] = server["dbname"]
+    password = parse_dsn(dsn).get("password")
+    for key, value in {**server, **({"password": password} if password else {})}.items():
+        if key in LIBPQ_ENV:
+            env[LIBPQ_ENV[key]] = value
     return env
 
 

@@ -4,7 +4,8 @@
     insert (0.9 s against 2.2 s for 2.1 M order lines).
 #}
 {% macro add_primary_key(columns) %}
-    {% set ddl = 'alter table ' ~ lake_quote(this.schema) ~ '.' ~ lake_quote(this.identifier)
+    {% set table = lakehouse_building(this) %}
+    {% set ddl = 'alter table ' ~ lake_quote(table.schema) ~ '.' ~ lake_quote(table.identifier)
         ~ ' add primary key (' ~ columns | join(', ') ~ ')' %}
     {% if target.type == 'duckdb' %}
         {{ return(lake_postgres_call(ddl)) }}

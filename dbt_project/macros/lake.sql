@@ -14,8 +14,13 @@
     {{ return(var('run_date', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}
 {%- endmacro %}
 
+{#
+    The lake root, as the profile sets it (LAKEHOUSE_DATA, or data/ beside profiles.yml).
+    It is DuckDB's file_search_path, so lake paths are written relative to it, whatever
+    folder dbt was started from; messages name it in full.
+#}
 {% macro lake_root() -%}
-    {{ return(env_var('LAKEHOUSE_DATA', '../data')) }}
+    {{ return(target.settings['file_search_path']) }}
 {%- endmacro %}
 
 {% macro lake_quote(identifier) -%}
@@ -23,7 +28,7 @@
 {%- endmacro %}
 
 {% macro lake_partition_dir(source_name, table_name) -%}
-    {{ lake_root() }}/{{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
+    {{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
 {%- endmacro %}
 
 {# Parse the JSON files matching a glob; missing files give an empty list. #}
@@ -42,7 +47,7 @@
 {# The step-1 ledger entries of the run date, by step name. #}
 {% macro lake_ledger() %}
     {% set entries = {} %}
-    {% for entry in lake_read_json_files(lake_root() ~ '/_ledger/' ~ lake_run_date() ~ '/*.json') %}
+    {% for entry in lake_read_json_files('_ledger/' ~ lake_run_date() ~ '/*.json') %}
         {% do entries.update({entry['step']: entry}) %}
     {% endfor %}
     {{ return(entries) }}

@@ -22,6 +22,14 @@
                 {% endfor %}
             {% endif %}
         {% endfor %}
+        {# A default run date (today) is fixed when dbt parses: a partial parse of another day keeps it. #}
+        {% for source in graph.sources.values()
+            if ('/' ~ lake_run_date() ~ '/') not in source.meta.get('external_location', '') %}
+            {% if loop.first %}
+                {% do problems.append('the sources were parsed for another day (' ~ source.meta['external_location']
+                    ~ '): pass --vars "{run_date: ' ~ lake_run_date() ~ '}" or --no-partial-parse') %}
+            {% endif %}
+        {% endfor %}
         {% set tables = [] %}
         {% for entry in ledger.values() if entry['status'] == 'success' %}
             {% for manifest in entry['details']['partitions'] %}
@@ -45,7 +53,7 @@
     {% set folder = lake_partition_dir(listed['source'], listed['table']) %}
     {% set manifests = lake_read_json_files(folder ~ '/_manifest.json') %}
     {% if not manifests %}
-        {{ return([name ~ ': no manifest in ' ~ folder]) }}
+        {{ return([name ~ ': no manifest in ' ~ lake_root() ~ '/' ~ folder]) }}
     {% endif %}
     {% set manifest = manifests[0] %}
     {% set path = folder ~ '/' ~ manifest['file'] %}
@@ -54,9 +62,9 @@
         "select size, sha256(content) from read_blob(" ~ lake_sql_string(path) ~ ")"
     ) if found else none %}
     {% if not found %}
-        {{ return([name ~ ': data file ' ~ path ~ ' is missing']) }}
+        {{ return([name ~ ': data file ' ~ lake_root() ~ '/' ~ path ~ ' is missing']) }}
     {% elif found.rows[0][0] != manifest['bytes'] or found.rows[0][1] != manifest['sha256'] %}
-        {{ return([name ~ ': ' ~ path ~ ' does not match its manifest (size or checksum differ)']) }}
+        {{ return([name ~ ': ' ~ lake_root() ~ '/' ~ path ~ ' does not match its manifest (size or checksum differ)']) }}
     {% elif manifest['sha256'] != listed['sha256'] %}
         {{ return([name ~ ': manifest differs from the one step 1 recorded (rerun step 1)']) }}
     {% endif %}

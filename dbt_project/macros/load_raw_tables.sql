@@ -6,7 +6,7 @@
 #}
 {% macro load_raw_tables() %}
     {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
-        {% set schema = lakehouse_schema(var('raw_schema')) %}
+        {% set schema = lakehouse_building(var('raw_schema')) %}
         {% set ledger = lake_ledger() %}
         {% set manifests = ledger['extract_postgres']['details']['partitions']
             + ledger['extract_csv']['details']['partitions'] %}

@@ -1,76 +1,111 @@
 {#
-    Step 2 builds into "<schema>__next" schemas and publishes them at the end of the run,
-    in one Postgres transaction, only when every model and test succeeded. Readers see
-    the previous day or the new one, never a mix; a failed or killed build changes nothing.
-    The postgres target writes "postgres_<schema>", so the two engines can be compared.
+    Write-audit-publish. Every relation keeps its published name in the manifest, so
+    docs, `dbt test`, `dbt show` and `dbt compile` read what readers see. Only commands
+    that write models (build and run; `dbt retry` reruns them as such) redirect, at run time: the wap_table
+    materialization writes the "<schema>__next" twin, and `ref` points there. Nothing
+    decided at parse time depends on the command, so partial parsing cannot carry one
+    command's schemas into another. `dbt build` publishes the twins at the end, in one
+    Postgres transaction, only when every model and test of the project passed.
 #}
-{% macro lakehouse_schema(name, building=none) -%}
-    {%- set building = (flags.WHICH in ['build', 'run']) if building is none else building -%}
-    {%- set published = name in lakehouse_published_schemas() -%}
-    {%- set prefix = 'postgres_' if target.type == 'postgres' and name != var('raw_schema') else '' -%}
-    {{ return(prefix ~ name ~ ('__next' if building and published else '')) }}
+
+{# The published name of a schema; the postgres target writes "postgres_<schema>", so the two engines can be compared. #}
+{% macro lakehouse_schema(name) -%}
+    {{ return(('postgres_' if target.type == 'postgres' and name != var('raw_schema') else '') ~ name) }}
 {%- endmacro %}
 
-{#
-    The warehouse schemas a build writes and publishes: on dbt-duckdb the raw copy and
-    the marts (staging is views in DuckDB's own file); on dbt-postgres staging and marts.
-#}
+{# The warehouse schemas a build writes under "__next" and publishes: the raw copy (dbt-duckdb only) and the marts. #}
 {% macro lakehouse_published_schemas() %}
-    {{ return(['marts', var('raw_schema')] if target.type == 'duckdb' else ['staging', 'marts']) }}
+    {{ return([lakehouse_schema('marts')] + ([var('raw_schema')] if target.type == 'duckdb' else [])) }}
+{% endmacro %}
+
+{# Whether this command writes models, and so writes (and reads) the unpublished twins. #}
+{% macro lakehouse_writing() %}
+    {{ return(execute and flags.WHICH in ['build', 'run']) }}
+{% endmacro %}
+
+{# The twin a build writes for `relation` (a Relation or a schema name) when it lives in a published schema. #}
+{% macro lakehouse_building(relation) %}
+    {% if relation is string %}
+        {{ return(relation ~ '__next') }}
+    {% endif %}
+    {% if relation.schema in lakehouse_published_schemas() %}
+        {{ return(relation.incorporate(path={'schema': lakehouse_building(relation.schema)})) }}
+    {% endif %}
+    {{ return(relation) }}
+{% endmacro %}
+
+{# `ref`, redirected to the unpublished twin while the command writes models: tests audit what was just built. #}
+{% macro ref() %}
+    {% set relation = builtins.ref(*varargs, **kwargs) %}
+    {{ return(lakehouse_building(relation) if lakehouse_writing() else relation) }}
 {% endmacro %}
 
 {#
-    On-run-start: empty the schemas being built. What a killed build left there is never
-    published, a table gone from the source must not be published again, and dbt would
-    trip over a leftover mart (a table whose primary key was added). Through the adapter,
-    so dbt's relation cache knows.
+    On-run-start of build and run: empty the twins. What a killed build left there is
+    never published, and a table gone from the source must not be published again.
+    Through the adapter, so dbt's relation cache knows.
 #}
 {% macro reset_building_schemas() %}
     {% if execute and flags.WHICH in ['build', 'run'] %}
         {% for name in lakehouse_published_schemas() %}
-            {% set relation = api.Relation.create(
-                database='warehouse' if target.type == 'duckdb' else target.database,
-                schema=lakehouse_schema(name, building=true)) %}
+            {% set relation = api.Relation.create(database=lakehouse_database(), schema=lakehouse_building(name)) %}
             {% do adapter.drop_schema(relation) %}
             {% do adapter.create_schema(relation) %}
         {% endfor %}
     {% endif %}
 {% endmacro %}
 
+{# The database of the warehouse: the attached Postgres on dbt-duckdb, the target's own on dbt-postgres. #}
+{% macro lakehouse_database() %}
+    {{ return('warehouse' if target.type == 'duckdb' else target.database) }}
+{% endmacro %}
+
+{#
+    What keeps this run from publishing, or none: only a whole, audited `dbt build`
+    publishes (every model and every test of the project, on real rows).
+#}
+{% macro lakehouse_unpublishable(results) %}
+    {% if flags.WHICH != 'build' %}
+        {{ return('dbt ' ~ flags.WHICH ~ ' runs no tests; dbt build publishes') }}
+    {% endif %}
+    {% if flags.EMPTY %}
+        {{ return('--empty builds no rows') }}
+    {% endif %}
+    {% set passed = results | selectattr('status', 'in', ['success', 'pass', 'warn']) | map(attribute='node.unique_id') | list %}
+    {% set missing = [] %}
+    {% for node in graph.nodes.values() if node.resource_type == 'test'
+        or (node.resource_type == 'model' and node.config.materialized != 'ephemeral') %}
+        {% if node.unique_id not in passed %}{% do missing.append(node.name) %}{% endif %}
+    {% endfor %}
+    {% if missing %}
+        {{ return(missing | length ~ ' of the project\'s models and tests did not pass in this run') }}
+    {% endif %}
+    {{ return(none) }}
+{% endmacro %}
+
+{# On-run-end: swap the twins in, in one transaction, with the run date in their comments. #}
 {% macro publish_schemas(results) %}
     {% if not execute or flags.WHICH not in ['build', 'run'] %}
         {{ return('') }}
     {% endif %}
-    {% set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list %}
-    {% set built = results | selectattr('status', 'equalto', 'success') | map(attribute='node.unique_id') | list %}
-    {# A partial selection (--select) must not publish a half-built warehouse. #}
-    {% set unbuilt = [] %}
-    {% for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized != 'ephemeral' %}
-        {% if node.unique_id not in built %}{% do unbuilt.append(node.name) %}{% endif %}
-    {% endfor %}
-    {% if failed or unbuilt %}
-        {{ log('step 2: warehouse NOT published (' ~ failed | length ~ ' failed, ' ~ unbuilt | length
-            ~ ' models not built); it keeps its previous contents', info=true) }}
+    {% set reason = lakehouse_unpublishable(results) %}
+    {% if reason %}
+        {{ log('step 2: warehouse NOT published (' ~ reason ~ '); it keeps its previous contents', info=true) }}
         {{ return('') }}
     {% endif %}
-    {% set names = lakehouse_published_schemas() %}
-    {# Readers and the export can tell which day the published marts hold. #}
-    {% set statements = ['begin', 'comment on schema "' ~ lakehouse_schema('marts', building=true)
-        ~ '" is ' ~ lake_sql_string('run_date ' ~ lake_run_date())] %}
-    {% if target.type == 'duckdb' %}
-        {# Staging tables from before staging became DuckDB views. #}
-        {% do statements.append('drop schema if exists "staging" cascade') %}
-    {% endif %}
-    {% for name in names %}
-        {% set published = lakehouse_schema(name, building=false) %}
-        {% do statements.append('drop schema if exists "' ~ published ~ '" cascade') %}
-        {% do statements.append('alter schema "' ~ lakehouse_schema(name, building=true) ~ '" rename to "' ~ published ~ '"') %}
+    {% set statements = ['begin'] %}
+    {% for published in lakehouse_published_schemas() %}
+        {% set building = lakehouse_building(published) %}
+        {# Readers and the export can tell which day a published schema holds. #}
+        {% do statements.append('comment on schema ' ~ lake_quote(building) ~ ' is '
+            ~ lake_sql_string('run_date ' ~ lake_run_date())) %}
+        {% do statements.append('drop schema if exists ' ~ lake_quote(published) ~ ' cascade') %}
+        {% do statements.append('alter schema ' ~ lake_quote(building) ~ ' rename to ' ~ lake_quote(published)) %}
     {% endfor %}
     {% do statements.append('commit') %}
-    {{ log('step 2: publishing schemas ' ~ names | join(', '), info=true) }}
+    {{ log('step 2: publishing schemas ' ~ lakehouse_published_schemas() | join(', '), info=true) }}
     {% if target.type == 'duckdb' %}
         {{ return(lake_postgres_call(statements | join('; '))) }}
-    {% else %}
-        {{ return(statements | join(';\n')) }}
     {% endif %}
+    {{ return(statements | join(';\n')) }}
 {% endmacro %}

@@ -1,0 +1,29 @@
+{#
+    The project's `table` materialization (its tables are the marts): the table is
+    written into the "__next" twin of its published relation (see publish.sql), which
+    the build empties first (on-run-start) and publishes last. The model's `this` stays
+    the published name; hooks that write reach the twin through lakehouse_building(this).
+    It keeps the name `table`, so dbt enforces the marts' contracts and constraints.
+#}
+{% macro lakehouse_table() %}
+    {% set target_relation = lakehouse_building(this).incorporate(type='table') %}
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {% call statement('main') %}
+        {{ get_create_table_as_sql(False, target_relation, sql) }}
+    {% endcall %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do apply_grants(target_relation, config.get('grants'), should_revoke=false) %}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmacro %}
+
+{% materialization table, adapter='duckdb' %}
+    {{ return(lakehouse_table()) }}
+{% endmaterialization %}
+
+{% materialization table, adapter='postgres' %}
+    {{ return(lakehouse_table()) }}
+{% endmaterialization %}
