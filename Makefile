@@ -16,6 +16,8 @@ DOCS_PORT ?= 8080
 # backfill range, YYYY-MM-DD, both days included.
 FROM ?=
 TO ?=
+# Extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-m northwind".
+PYTEST_ARGS ?=
 # Optional: a real dump to (re)load into the source, and the CSV to extract.
 NORTHWIND_SQL ?=
 ORDER_DETAILS_CSV ?=
@@ -23,7 +25,7 @@ ORDER_DETAILS_CSV ?=
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs bench test lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs bench test test-browser lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -75,8 +77,11 @@ bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot):
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS)
 	$(PY) -m bench.plot
 
-test: setup ## the test suite (starts its own PostgreSQL)
-	$(VENV)/bin/pytest
+test: setup ## the test suite (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-browser: setup ## the tests that drive headless Chromium (needs Debian's chromium)
+	$(VENV)/bin/pytest -m browser
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	$(VENV)/bin/ruff check extract tests bench

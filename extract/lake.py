@@ -134,7 +134,7 @@ def write_partition(
         columns_meta: per column, what the warehouse needs to recreate it: ``source_type``
             (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
             source type), ``checksum`` (sum it for reconciliation), and an enum's
-            ``type_name`` and ``enum_labels``.
+            ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``.
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;
             it raises when they disagree with the source.

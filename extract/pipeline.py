@@ -116,7 +116,7 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
     """
     lake = settings.data_dir
     csv_path = Path(str(csv_path).replace("{date}", date))
-    progress = Progress(live=False if quiet else None)
+    progress = Progress(live=False if quiet else None, parts=2)  # the tables and the CSV
 
     with (
         duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con,

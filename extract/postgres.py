@@ -34,6 +34,10 @@ select c.relname as table_name,
        case when declared.typtype = 'd' then declared.typtypmod else a.atttypmod end as typmod,
        array(select e.enumlabel::text from pg_enum as e where e.enumtypid = t.oid order by e.enumsortorder)
            as enum_labels,
+       case when declared.typtype = 'd' then declared.typname end as domain_name,
+       array(select pg_get_constraintdef(k.oid) from pg_constraint as k where k.contypid = declared.oid
+             order by k.conname)
+           || case when declared.typnotnull then array['NOT NULL'] else array[]::text[] end as domain_clauses,
        coalesce(a.attnum = any(i.indkey), false) as is_key,
        c.reltuples::bigint as estimated_rows
 from pg_class as c
@@ -61,16 +65,27 @@ def attach(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, *, read_only: b
 def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> dict[str, dict]:
     """Tables of ``schema`` in the attached source, with their columns and primary key.
 
-    Domains are described by their base type, which is what their values are.
+    A column of a domain is described by the domain's base type, which is what its
+    values are, and carries the domain's name and clauses.
 
     Returns:
         ``{table: {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n}}``.
     """
     rows = _postgres_query(con, CATALOG_QUERY.format(schema=literal(schema)))
     tables: dict[str, dict] = {}
-    for table, column, source_type, type_name, kind, typmod, labels, is_key, estimated_rows in rows:
+    for table, column, source_type, type_name, kind, typmod, labels, domain, clauses, is_key, estimated_rows in rows:
         entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
-        entry["columns"].append(Column(column, source_type, type_name, kind, typmod, tuple(labels)))
+        entry["columns"].append(
+            Column(
+                column,
+                source_type,
+                type_name,
+                kind,
+                typmod,
+                tuple(labels),
+                (domain, tuple(clauses)) if domain else None,
+            )
+        )
         if is_key:
             entry["key"].append(column)
     return tables
@@ -121,6 +136,8 @@ def _column_meta(column: Column) -> dict:
     }
     if column.kind == "e":
         meta.update(type_name=column.type_name, enum_labels=list(column.enum_labels))
+    if column.domain:
+        meta.update(domain=column.domain[0], domain_clauses=list(column.domain[1]))
     return meta
 
 

@@ -44,14 +44,14 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
-def _give_to_server_user(folder: Path) -> None:
-    """Let SYSTEM_USER own ``folder`` and traverse the folders above it."""
+def _give_to_server_user(path: Path) -> None:
+    """Let SYSTEM_USER own ``path`` and traverse the folders above it."""
     user = _run_as()
     if user:
-        for parent in folder.resolve().parents:
+        for parent in path.resolve().parents:
             parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
         entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _pg(settings: Settings, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,11 +75,22 @@ def _lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def _init(settings: Settings) -> None:
+def _init(settings: Settings, password: str | None) -> None:
     settings.pgdata.mkdir(parents=True, exist_ok=True)
     _give_to_server_user(settings.pgdata)
     settings.pgdata.chmod(0o700)
-    _pg(settings, "initdb", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C")
+    auth = ["--auth=trust"]
+    if password:
+        pwfile = settings.pgdata.parent / f".{settings.pgdata.name}.pw"  # initdb wants an empty data folder
+        pwfile.touch(mode=0o600)
+        pwfile.write_text(password + "\n")
+        _give_to_server_user(pwfile)
+        auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+    try:
+        _pg(settings, "initdb", *auth, "--username=postgres", "--encoding=UTF8", "--locale=C")
+    finally:
+        if password:
+            pwfile.unlink()
 
 
 def is_running(settings: Settings) -> bool:
@@ -89,7 +100,7 @@ def is_running(settings: Settings) -> bool:
     return _pg(settings, "pg_ctl", "status", check=False).returncode == 0
 
 
-def start(settings: Settings) -> bool:
+def start(settings: Settings, *, password: str | None = None) -> bool:
     """Start the embedded server (initialising its data folder the first time).
 
     It listens on 127.0.0.1 at ``settings.pg_port`` and on a Unix socket in
@@ -97,13 +108,15 @@ def start(settings: Settings) -> bool:
 
     Args:
         settings: where the data folder is and which port to use.
+        password: when the data folder is created, require password (scram) authentication
+            of every user instead, with this password for the superuser ``postgres``.
 
     Returns:
         True if this call started it, False if it was already running.
     """
     with _lock(settings):
         if not (settings.pgdata / "PG_VERSION").exists():
-            _init(settings)
+            _init(settings, password)
         if is_running(settings):
             return False
         if settings.socket_dir != settings.pgdata:

@@ -30,6 +30,9 @@ class Column:
         kind: ``pg_type.typtype``: ``b`` base, ``e`` enum, ``d`` domain, ...
         typmod: ``pg_attribute.atttypmod`` (-1 when the type has no modifier).
         enum_labels: the labels of an enum type, in their order.
+        domain: for a column declared with a domain, its name, and the CHECK and NOT NULL
+            clauses that complete ``create domain <name> as <source_type>``; the other
+            fields then describe the domain's base type, which is what its values are.
     """
 
     name: str
@@ -38,6 +41,7 @@ class Column:
     kind: str
     typmod: int
     enum_labels: tuple[str, ...] = ()
+    domain: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def numeric_precision(self) -> int | None:

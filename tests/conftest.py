@@ -1,27 +1,50 @@
-"""Shared fixtures: paths to the real Northwind files beside the checkout."""
+"""Shared fixtures: the real Northwind files, given by path; tests that need them are deselected without them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from extract.config import REPO_ROOT
+NORTHWIND_FILES = {"northwind_sql": "NORTHWIND_SQL", "order_details_csv": "ORDER_DETAILS_CSV"}
+_DESELECTED = pytest.StashKey[int]()
 
-NORTHWIND = REPO_ROOT.parent / "shared" / "northwind"
+
+def _northwind_file(variable: str) -> Path:
+    path = Path(os.environ[variable])
+    assert path.is_file(), f"{variable}={path} is not a file"
+    return path
 
 
 @pytest.fixture(scope="session")
 def northwind_sql() -> Path:
-    """The real Northwind dump (13 tables, order_details missing)."""
-    path = NORTHWIND / "northwind.sql"
-    assert path.exists(), f"{path} is needed: CI has ../shared beside the checkout"
-    return path
+    """The real Northwind dump (13 tables, order_details missing), from NORTHWIND_SQL."""
+    return _northwind_file("NORTHWIND_SQL")
 
 
 @pytest.fixture(scope="session")
 def order_details_csv() -> Path:
-    """The real order_details.csv (2155 lines)."""
-    path = NORTHWIND / "order_details.csv"
-    assert path.exists(), f"{path} is needed: CI has ../shared beside the checkout"
-    return path
+    """The real order_details.csv (2155 lines), from ORDER_DETAILS_CSV."""
+    return _northwind_file("ORDER_DETAILS_CSV")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the marker added here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need the real Northwind files, and deselect them when their paths are not given."""
+    needing = [item for item in items if set(NORTHWIND_FILES) & set(getattr(item, "fixturenames", ()))]
+    for item in needing:
+        item.add_marker("northwind")
+    if not needing or all(os.environ.get(variable) for variable in NORTHWIND_FILES.values()):
+        return
+    items[:] = [item for item in items if item not in needing]
+    config.hook.pytest_deselected(items=needing)
+    config.stash[_DESELECTED] = len(needing)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if config.stash.get(_DESELECTED, 0):
+        terminalreporter.write_line(
+            f"{config.stash[_DESELECTED]} tests need the real Northwind dump and were deselected: "
+            "run them with NORTHWIND_SQL=path/northwind.sql ORDER_DETAILS_CSV=path/order_details.csv make test"
+        )

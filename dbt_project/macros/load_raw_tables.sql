@@ -40,8 +40,9 @@
 
 {#
     The statements for one partition's table in "<schema>": `ddl` creates it with the
-    warehouse type of each column (and its enum types); `alters` turn the columns that
-    land as text into their source type once filled, converted by PostgreSQL itself.
+    warehouse type of each column (and its enum and domain types); `alters` turn the
+    columns that land in another type (text, or a domain's base type) into their source
+    type once filled, converted and checked by PostgreSQL itself.
 #}
 {% macro lake_raw_table(schema, manifest) %}
     {% set relation = lake_quote(schema) ~ '.' ~ lake_quote(manifest['table']) %}
@@ -52,11 +53,14 @@
             {% set target_type = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
             {% set labels = [] %}
             {% for label in column['enum_labels'] %}{% do labels.append(lake_sql_string(label)) %}{% endfor %}
-            {% do ddl.append('do $$ begin create type ' ~ target_type ~ ' as enum (' ~ labels | join(', ')
-                ~ '); exception when duplicate_object then null; end $$') %}
+            {% do ddl.append(lake_create_type(target_type, 'enum (' ~ labels | join(', ') ~ ')')) %}
+        {% elif column.get('domain') is not none %}
+            {% set target_type = lake_quote(schema) ~ '.' ~ lake_quote(column['domain']) %}
+            {% do ddl.append(lake_create_type(target_type, column['source_type'] ~ ' '
+                ~ column['domain_clauses'] | join(' '), 'domain')) %}
         {% endif %}
         {% do columns.append(lake_quote(column['name']) ~ ' ' ~ column['warehouse_type']) %}
-        {% if column['warehouse_type'] != column['source_type'] %}
+        {% if column['warehouse_type'] != target_type %}
             {% do alters.append('alter column ' ~ lake_quote(column['name']) ~ ' type ' ~ target_type
                 ~ ' using ' ~ lake_quote(column['name']) ~ '::' ~ target_type) %}
         {% endif %}
@@ -91,4 +95,10 @@
     {% if problems %}
         {{ exceptions.raise_compiler_error('reconciliation failed for ' ~ relation ~ ': ' ~ problems | join('; ')) }}
     {% endif %}
+{% endmacro %}
+
+{# A statement that creates an enum or domain type once, however many columns use it. #}
+{% macro lake_create_type(name, definition, kind='type') %}
+    {{ return('do $$ begin create ' ~ kind ~ ' ' ~ name ~ ' as ' ~ definition
+        ~ '; exception when duplicate_object then null; end $$') }}
 {% endmacro %}

@@ -34,10 +34,16 @@
     {{ return(relation) }}
 {% endmacro %}
 
-{# `ref`, redirected to the unpublished twin while the command writes models: tests audit what was just built. #}
+{#
+    `ref`, redirected to the unpublished twin of a model this command writes: tests audit
+    what was just built. A model left out of a `--select` is read where it is published.
+#}
 {% macro ref() %}
     {% set relation = builtins.ref(*varargs, **kwargs) %}
-    {{ return(lakehouse_building(relation) if lakehouse_writing() else relation) }}
+    {% if lakehouse_writing() and ('model.' ~ project_name ~ '.' ~ varargs[-1]) in selected_resources %}
+        {{ return(lakehouse_building(relation)) }}
+    {% endif %}
+    {{ return(relation) }}
 {% endmacro %}
 
 {#

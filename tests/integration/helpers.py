@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
 
 from extract.config import REPO_ROOT, Settings
 from extract.source import load_dump
+
+
+def names_a_server(key: str) -> bool:
+    """Variables that would point a run at another server: the DSNs and every libpq variable."""
+    return key in ("SOURCE_DSN", "WAREHOUSE_DSN", "WAREHOUSE_DB") or key.startswith("PG")
 
 
 def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -36,3 +48,49 @@ def run_real_northwind(settings: Settings, env: dict[str, str], dump: Path, csv_
     load_dump(settings.dsn("source"), dump)
     result = cli(env, "run", "--date", date, "--csv", str(csv_path))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(url: str) -> bytes:
+    """The body at ``url``."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read()
+
+
+@contextmanager
+def docs_served(env: dict[str, str], date: str) -> Iterator[str]:
+    """`make docs` on a free port, as a user starts it; yields the site's URL once its catalog is served."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["make", "docs", f"DATE={date}", f"DOCS_PORT={port}"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                fetch(url + "/catalog.json")
+                break
+            except OSError:
+                assert server.poll() is None, (
+                    "make docs ended before it served the site: " + server.stdout.read()[-3000:]
+                )
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait()
+        server.stdout.close()

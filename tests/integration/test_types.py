@@ -14,22 +14,24 @@ DATE = "2024-01-15"
 
 ALL_TYPES = """
 create type mood as enum ('sad', 'ok', 'happy');
+create domain year as integer check (value between 1901 and 2155);
+create domain short_code as varchar(4) check (value <> '');
 create table all_types (
     id integer primary key, s smallint, i integer, b bigint, n numeric(12, 4), nu numeric, r real,
     d double precision, c character(5), bc bpchar, vc varchar(10), t text, bo boolean, dt date, tm time,
     ts timestamp, tstz timestamptz, iv interval, by bytea, u uuid, j json, jb jsonb, ai integer[],
-    at text[], e mood
+    at text[], e mood, y year, sc short_code
 );
 insert into all_types values
     (1, 1, 2, 3, 12345678.1234, 12345678901234567890123456789.123456789, 1.5, 2.25, 'ab', 'xy  ', 'x', 'hello',
      true, '2024-01-15', '12:34:56.789', '2024-01-15 10:00:00.123456', '2024-01-15 10:00:00+02',
      '1 year 2 mons 3 days 04:05:06.000007', '\\xdeadbeef', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
-     '{"a": [1, 2]}', '{"b": {"c": null}}', '{1,2,NULL}', '{"x","y z",NULL}', 'happy'),
+     '{"a": [1, 2]}', '{"b": {"c": null}}', '{1,2,NULL}', '{"x","y z",NULL}', 'happy', 2024, 'ab'),
     (2, -32768, -2147483648, -9223372036854775808, -0.0001, 0.1, 'NaN', 'Infinity', '', '', '', '',
      false, '0001-01-01', '00:00:00', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', '-1 days -00:00:01',
-     '\\x', '00000000-0000-0000-0000-000000000000', '[]', '[]', '{}', '{}', 'sad'),
+     '\\x', '00000000-0000-0000-0000-000000000000', '[]', '[]', '{}', '{}', 'sad', 1901, 'abcd'),
     (3, null, null, null, null, null, '-Infinity', '-Infinity', null, null, null, null, null, null, null, null,
-     null, null, null, null, null, null, null, null, null);
+     null, null, null, null, null, null, null, null, null, null, null);
 create table empty_types (id bigint primary key, price numeric(10, 2), code character(3), at timestamptz);
 """
 
@@ -76,6 +78,11 @@ def test_every_type_keeps_its_values_and_its_column_type(loaded):
     assert query(warehouse, "select c, bc, vc, t from raw.all_types where id = 2") == [("     ", "", "", "")]
     assert query(warehouse, "select count(*) from raw.all_types where t is null and e is null") == [(1,)]
     assert query(warehouse, "select count(*) from raw.empty_types") == [(0,)]
+    # Domains come with their constraints.
+    domains = "select typname, pg_get_constraintdef(k.oid) from pg_type t join pg_constraint k on k.contypid = t.oid "
+    assert query(warehouse, domains + "where t.typnamespace = 'raw'::regnamespace order by 1") == query(
+        source, domains + "where t.typnamespace = 'public'::regnamespace order by 1"
+    )
 
 
 def test_every_northwind_value_arrives_unchanged(loaded):

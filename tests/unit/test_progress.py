@@ -27,6 +27,29 @@ def test_plain_lines_count_partitions_done_out_of_expected():
     ]
 
 
+def test_the_first_line_knows_the_total_of_every_part():
+    out = io.StringIO()
+    progress = Progress(live=False, out=out, parts=2)
+    progress.expect(1)
+    progress.landed(_manifest("order_details", 2155))  # the CSV lands before the tables are counted
+    assert out.getvalue() == ""
+    progress.expect(2)
+    progress.landed(_manifest("orders", 830))
+    progress.close()
+    assert [line.split("]")[0] for line in out.getvalue().splitlines()] == ["  [1/3", "  [2/3"]
+
+
+def test_a_part_that_never_counts_does_not_hold_lines_back_at_the_end():
+    out = io.StringIO()
+    progress = Progress(live=False, out=out, parts=2)
+    progress.expect(1)
+    progress.landed(_manifest("order_details", 2155))
+    progress.close()  # the other part failed before it counted its partitions
+    assert out.getvalue().splitlines() == [
+        "  [1/1] postgres/order_details: 2155 rows, 10 bytes -> order_details.parquet"
+    ]
+
+
 def test_live_line_shows_totals_rate_and_elapsed():
     out = io.StringIO()
     progress = Progress(live=True, out=out)

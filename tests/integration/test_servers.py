@@ -1,0 +1,201 @@
+"""Any real server, named any libpq way, for both roles and every step; never a password in what we leave behind.
+
+A second embedded server, started here, requires passwords (scram) and has least-privilege
+roles: `reader` may only SELECT the source tables; `owner` owns its warehouse databases
+and is not a superuser.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from helpers import cli, docs_served, fetch, free_port, names_a_server, query
+
+from extract import server
+from extract.config import load_settings
+from extract.dbt import PROJECT_DIR
+
+SUPERUSER, READER, OWNER = (f"{role}-{uuid.uuid4().hex[:10]}" for role in ("Sup3r", "R3ader", "0wner"))
+APP = "lakehouse-warehouse"
+
+
+def _port() -> int:
+    """libpq's default port when it is free here (so a DSN may leave the port out), else any free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 5432))
+            return 5432
+        except OSError:
+            return free_port()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """The second server: its settings, and the superuser's DSN. Stopped at the end of the module."""
+    root = tmp_path_factory.mktemp("secured")
+    settings = load_settings(
+        {"LAKEHOUSE_PGDATA": str(root / "pgdata"), "LAKEHOUSE_PG_PORT": str(_port()), "LAKEHOUSE_DATA": str(root)}
+    )
+    server.start(settings, password=SUPERUSER)
+    admin = f"host=127.0.0.1 port={settings.pg_port} user=postgres password={SUPERUSER} dbname=postgres"
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("alter system set log_connections = on")
+        cur.execute("select pg_reload_conf()")
+        cur.execute(f"create role reader login password '{READER}'")
+        cur.execute(f"create role owner login password '{OWNER}'")
+        for database, owner in (("northwind", "postgres"), ("wh", "owner"), ("warehouse", "owner")):
+            cur.execute(f"create database {database} owner {owner}")
+    conn.close()
+    source_admin = admin.replace("dbname=postgres", "dbname=northwind")
+    seeded = cli(_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed")
+    assert seeded.returncode == 0, seeded.stderr
+    query(source_admin, "grant select on all tables in schema public to reader, owner")
+    yield settings, admin, load_settings({"LAKEHOUSE_DATA": str(root / "data")}).demo_csv
+    server.stop(settings)
+
+
+def _walk(env: dict[str, str], date: str, csv_path: Path) -> list[str]:
+    """Every step for ``date`` as a user runs them; returns everything they printed."""
+    printed = []
+    for args in (
+        ("extract", "--date", date, "--csv", str(csv_path)),
+        ("load", "--date", date),
+        ("load", "--date", date, "--target", "postgres"),
+        ("export", "--date", date),
+        ("status", "--date", date),
+    ):
+        result = cli(env, *args)
+        printed.append(result.stdout + result.stderr)
+        assert result.returncode == 0, (args, printed[-1][-3000:])
+    with docs_served(env, date) as url:
+        assert "model.lakehouse.order_lines" in fetch(url + "/catalog.json").decode()
+    return printed
+
+
+def _assert_no_password(printed: list[str], env: dict[str, str]) -> None:
+    """No password in what the steps printed, in the lake, the ledger, the exports or dbt's artifacts and logs."""
+    files = [p for p in Path(env["LAKEHOUSE_DATA"]).rglob("*") if p.is_file()]
+    files += [p for p in (PROJECT_DIR / "target").glob("*.json")] + [PROJECT_DIR / "logs" / "dbt.log"]
+    texts = printed + [p.read_bytes().decode("latin-1") for p in files if p.exists()]
+    for secret in (SUPERUSER, READER, OWNER):
+        for text in texts:
+            assert secret not in text
+
+
+def _published_date(admin: str, database: str) -> list[tuple]:
+    dsn = admin.replace("dbname=postgres", f"dbname={database}")
+    return query(dsn, "select obj_description('marts'::regnamespace), obj_description('postgres_marts'::regnamespace)")
+
+
+def _env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """A user's environment: nothing of the tests' own server, the given variables, a lake of its own."""
+    env = {key: value for key, value in os.environ.items() if not names_a_server(key)}
+    return {**env, "LAKEHOUSE_DATA": str(tmp_path / "data"), **variables}
+
+
+def test_key_value_dsns_over_the_socket_without_a_port(secured, tmp_path):
+    settings, admin, csv_path = secured
+    port = {} if settings.pg_port == 5432 else {"PGPORT": str(settings.pg_port)}  # else the PG* variable fills it
+    env = _env(
+        tmp_path,
+        SOURCE_DSN=f"host={settings.socket_dir} dbname=northwind user=reader password={READER}",
+        WAREHOUSE_DSN=f"host={settings.socket_dir} dbname=wh user=owner password={OWNER}",
+        **port,
+    )
+    printed = _walk(env, "2024-02-01", csv_path)
+    assert _published_date(admin, "wh") == [("run_date 2024-02-01", "run_date 2024-02-01")]
+    assert (tmp_path / "data" / "exports" / "2024-02-01" / "orders_with_details.csv").exists()
+    _assert_no_password(printed, env)
+
+
+def test_uris_over_tcp_with_options_passed_through(secured, tmp_path):
+    settings, admin, csv_path = secured
+    host = f"127.0.0.1:{settings.pg_port}"
+    log = settings.pgdata / "server.log"
+    log_start = log.stat().st_size
+    env = _env(
+        tmp_path,
+        SOURCE_DSN=f"postgresql://reader:{READER}@{host}/northwind?sslmode=disable&application_name=lakehouse-source",
+        WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@{host}/wh?sslmode=disable&connect_timeout=5"
+        f"&application_name={APP}&target_session_attrs=read-write&options=-c%20lock_timeout%3D60000",
+    )
+    printed = _walk(env, "2024-02-02", csv_path)
+    assert _published_date(admin, "wh") == [("run_date 2024-02-02", "run_date 2024-02-02")]
+    # Every connection to the warehouse, dbt's on both targets included, carried the DSN's options.
+    connections = [
+        line
+        for line in log.read_bytes()[log_start:].decode().splitlines()
+        if "connection authorized: user=owner" in line
+    ]
+    assert len(connections) >= 4
+    assert all(f"application_name={APP}" in line for line in connections), connections
+    _assert_no_password(printed, env)
+
+
+def test_pg_variables_with_a_password_file(secured, tmp_path):
+    settings, admin, csv_path = secured
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:owner:{OWNER}\n")
+    passfile.chmod(0o600)
+    env = _env(tmp_path, PGHOST="127.0.0.1", PGPORT=str(settings.pg_port), PGUSER="owner", PGPASSFILE=str(passfile))
+    printed = _walk(env, "2024-02-03", csv_path)  # the databases are northwind and warehouse
+    assert _published_date(admin, "warehouse") == [("run_date 2024-02-03", "run_date 2024-02-03")]
+    _assert_no_password(printed, env)
+
+
+def test_service_file_and_password_file(secured, tmp_path):
+    settings, admin, csv_path = secured
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        f"[lakehouse_source]\nhost={settings.socket_dir}\nport={settings.pg_port}\ndbname=northwind\nuser=reader\n"
+        f"[lakehouse_warehouse]\nhost=127.0.0.1\nport={settings.pg_port}\ndbname=wh\nuser=owner\n"
+    )
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:reader:{READER}\n*:*:*:owner:{OWNER}\n")
+    passfile.chmod(0o600)
+    env = _env(
+        tmp_path,
+        PGSERVICEFILE=str(services),
+        PGPASSFILE=str(passfile),
+        SOURCE_DSN="service=lakehouse_source",
+        WAREHOUSE_DSN="service=lakehouse_warehouse",
+    )
+    printed = _walk(env, "2024-02-04", csv_path)
+    assert _published_date(admin, "wh") == [("run_date 2024-02-04", "run_date 2024-02-04")]
+    _assert_no_password(printed, env)
+
+
+def test_a_warehouse_down_or_refusing_is_one_line_with_the_step_exit_code(secured, tmp_path):
+    settings, _, csv_path = secured
+    port = free_port()
+    down = _env(
+        tmp_path,
+        SOURCE_DSN=f"host={settings.socket_dir} port={settings.pg_port} dbname=northwind user=reader password={READER}",
+        WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@127.0.0.1:{port}/wh",
+    )
+    assert cli(down, "extract", "--date", "2024-02-05", "--csv", str(csv_path)).returncode == 0
+    refused = f'connection to server at "127.0.0.1", port {port} failed: Connection refused'
+    for args, code, step in (
+        (("load",), 12, "step load failed: "),
+        (("export",), 13, "step export failed: "),
+        (("docs",), 5, ""),
+    ):
+        result = cli(down, *args, "--date", "2024-02-05")
+        assert result.returncode == code, args
+        assert result.stderr.strip().splitlines() == [f"error: {step}cannot connect to 127.0.0.1:{port}/wh: {refused}"]
+        assert OWNER not in result.stdout + result.stderr
+    wrong = {**down, "WAREHOUSE_DSN": f"postgresql://owner:not-{OWNER}@127.0.0.1:{settings.pg_port}/wh"}
+    result = cli(wrong, "load", "--date", "2024-02-05")
+    assert result.returncode == 12
+    assert result.stderr.strip().splitlines() == [
+        f"error: step load failed: cannot connect to 127.0.0.1:{settings.pg_port}/wh: connection to server at "
+        f'"127.0.0.1", port {settings.pg_port} failed: FATAL:  password authentication failed for user "owner"'
+    ]
+    assert OWNER not in result.stdout + result.stderr
