@@ -78,13 +78,15 @@
         {{ return('--empty builds no rows') }}
     {% endif %}
     {% set passed = results | selectattr('status', 'in', ['success', 'pass', 'warn']) | map(attribute='node.unique_id') | list %}
-    {% set missing = [] %}
+    {% set missing = {'model': 0, 'test': 0} %}
     {% for node in graph.nodes.values() if node.resource_type == 'test'
         or (node.resource_type == 'model' and node.config.materialized != 'ephemeral') %}
-        {% if node.unique_id not in passed %}{% do missing.append(node.name) %}{% endif %}
+        {% if node.unique_id not in passed %}
+            {% do missing.update({node.resource_type: missing[node.resource_type] + 1}) %}
+        {% endif %}
     {% endfor %}
-    {% if missing %}
-        {{ return(missing | length ~ ' of the project\'s models and tests did not pass in this run') }}
+    {% if missing['model'] or missing['test'] %}
+        {{ return(missing['model'] ~ ' models and ' ~ missing['test'] ~ ' tests did not run or did not pass') }}
     {% endif %}
     {{ return(none) }}
 {% endmacro %}

@@ -50,6 +50,25 @@ def run_real_northwind(settings: Settings, env: dict[str, str], dump: Path, csv_
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
+def start(command: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> subprocess.Popen:
+    """Start ``command`` in a process group of its own (so it can be killed whole), output captured."""
+    return subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
+    """SIGKILL the process group of ``process`` as soon as ``ready()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "it ended before it could be killed: " + process.stdout.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+
+
 def free_port() -> int:
     """A TCP port nothing listens on, on 127.0.0.1."""
     with socket.socket() as sock:
@@ -67,15 +86,7 @@ def fetch(url: str) -> bytes:
 def docs_served(env: dict[str, str], date: str) -> Iterator[str]:
     """`make docs` on a free port, as a user starts it; yields the site's URL once its catalog is served."""
     port = free_port()
-    server = subprocess.Popen(
-        ["make", "docs", f"DATE={date}", f"DOCS_PORT={port}"],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    server = start(["make", "docs", f"DATE={date}", f"DOCS_PORT={port}"], env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300

@@ -64,7 +64,7 @@ def test_a_partial_build_publishes_nothing(built, capsys):
     run_dbt(
         built, "build", "--select", "staging", "--indirect-selection", "cautious", "--vars", f"{{run_date: '{DATE}'}}"
     )
-    assert "warehouse NOT published (0 failed, 2 models not built)" in capsys.readouterr().out
+    assert "warehouse NOT published (2 models and 9 tests did not run or did not pass)" in capsys.readouterr().out
     assert query(warehouse, "select count(*) from marts.order_lines") == before == [(2155,)]
     assert query(warehouse, "select count(*) from marts.orders") == [(830,)]
 

@@ -8,13 +8,10 @@ The promise under test: nothing but `dbt build`'s publish writes the published s
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
-import time
 
 import pytest
-from helpers import cli, query
+from helpers import cli, kill_when, query, start
 
 from extract import ledger
 from extract.config import REPO_ROOT
@@ -163,22 +160,11 @@ def test_build_killed_mid_marts_then_build(demo, lake_env):
     assert cli(lake_env, "load", "--date", DAY1).returncode == 0
     before = assert_whole(demo, DAY1)
     assert cli(lake_env, "extract", "--date", DAY2).returncode == 0
-    process = subprocess.Popen(
-        [DBT, "build", "--profiles-dir", "..", "--vars", f"{{run_date: {DAY2}}}"],
-        cwd=PROJECT_DIR,
-        env=dbt_env(demo),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    process = start(
+        [DBT, "build", "--profiles-dir", "..", "--vars", f"{{run_date: {DAY2}}}"], dbt_env(demo), PROJECT_DIR
     )
     building = "select count(*) from pg_tables where schemaname = 'marts__next'"
-    deadline = time.monotonic() + 300
-    while query(demo.dsn("warehouse"), building)[0][0] == 0:
-        assert process.poll() is None, "the build ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_when(process, lambda: query(demo.dsn("warehouse"), building)[0][0] > 0, timeout=300)
     assert published(demo) == before
     result = dbt(demo, "build", "--vars", f"{{run_date: {DAY2}}}")
     assert result.returncode == 0, result.stdout[-3000:]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import cli, query, run_real_northwind
+from helpers import cli, kill_when, query, run_real_northwind, start
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT, load_settings
@@ -19,30 +17,6 @@ from extract.lake import PartitionError, partition_dir, verify
 from extract.source import load_dump
 
 DAY1, DAY2, DAY3 = "2024-01-15", "2024-01-16", "2024-01-17"
-
-
-def _start(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "extract", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
-    """SIGKILL the process group of ``process`` as soon as ``ready()`` is true."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert process.poll() is None, "the step ended before it could be killed: " + process.stdout.read()[-2000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    process.stdout.close()
 
 
 def _status(settings, date: str) -> dict[str, str]:
@@ -70,9 +44,9 @@ def scaled_source(settings, lake_env):
 
 def test_sigkill_during_extraction_then_a_clean_rerun(scaled_source, lake_env):
     settings = scaled_source
-    process = _start(lake_env, "extract", "--date", DAY1)
+    process = start([sys.executable, "-m", "extract", "extract", "--date", DAY1], lake_env)
     running = settings.data_dir / "_ledger" / DAY1 / "extract_postgres.json"
-    _kill_when(process, lambda: running.exists() and any(settings.data_dir.glob("postgres/*/*/.*.tmp")))
+    kill_when(process, lambda: running.exists() and any(settings.data_dir.glob("postgres/*/*/.*.tmp")))
 
     assert _status(settings, DAY1)["extract_postgres"] == "interrupted"
     _no_partition_looks_complete_but_is_not(settings, DAY1)
@@ -96,9 +70,9 @@ def test_sigkill_during_load_leaves_the_previous_day_published(
     fewer = tmp_path / "fewer.csv"
     fewer.write_text("\n".join(order_details_csv.read_text().splitlines()[:1001]) + "\n")
     assert cli(lake_env, "extract", "--date", DAY2, "--csv", str(fewer)).returncode == 0
-    process = _start(lake_env, "load", "--date", DAY2)
+    process = start([sys.executable, "-m", "extract", "load", "--date", DAY2], lake_env)
     building = "select count(*) from information_schema.tables where table_schema = 'marts__next'"
-    _kill_when(process, lambda: query(settings.dsn("warehouse"), building)[0][0] > 0)
+    kill_when(process, lambda: query(settings.dsn("warehouse"), building)[0][0] > 0)
 
     # Readers still see day 1 whole: raw and marts agree, nothing of day 2.
     assert _digest(settings.dsn("warehouse"), "marts.order_lines") == day1
