@@ -15,7 +15,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 from .config import REPO_ROOT, Settings, redact
 
-__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt", "warehouse_server"]
+__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -60,7 +60,7 @@ class DbtError(RuntimeError):
     """dbt exited non-zero; the message is dbt's own error line."""
 
 
-def warehouse_server(dsn: str) -> dict[str, str]:
+def _warehouse_server(dsn: str) -> dict[str, str]:
     """The server ``dsn`` reaches, resolved by libpq itself: the DSN's keywords, with host,
     port, user and dbname as libpq filled them in (from the PG* variables, a service file
     or its defaults). Never the password.
@@ -95,7 +95,7 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     env.setdefault("DBT_USE_COLORS", "true" if sys.stdout.isatty() else "false")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no network calls at run time
     dsn = settings.dsn("warehouse")
-    server = warehouse_server(dsn)
+    server = _warehouse_server(dsn)
     env["WAREHOUSE_DSN"] = make_dsn(**server)
     env["WAREHOUSE_DB"] = server["dbname"]
     password = parse_dsn(dsn).get("password")

@@ -5,7 +5,7 @@
     gated too; `dbt test` and `dbt docs` leave the warehouse alone.
 #}
 {% macro lakehouse_gate() %}
-    {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
+    {% if target.type == 'duckdb' and lakehouse_writing() %}
         {% set problems = [] %}
         {% set ledger = lake_ledger() %}
         {% for step in ['extract_postgres', 'extract_csv'] %}

@@ -5,7 +5,7 @@
     trip, so DuckDB reloads its Postgres catalog once, not once per table.
 #}
 {% macro load_raw_tables() %}
-    {% if execute and target.type == 'duckdb' and flags.WHICH in ['build', 'run'] %}
+    {% if target.type == 'duckdb' and lakehouse_writing() %}
         {% set schema = lakehouse_building(var('raw_schema')) %}
         {% set ledger = lake_ledger() %}
         {% set manifests = ledger['extract_postgres']['details']['partitions']

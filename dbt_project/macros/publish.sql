@@ -1,11 +1,12 @@
 {#
     Write-audit-publish. Every relation keeps its published name in the manifest, so
     docs, `dbt test`, `dbt show` and `dbt compile` read what readers see. Only commands
-    that write models (build and run; `dbt retry` reruns them as such) redirect, at run time: the wap_table
-    materialization writes the "<schema>__next" twin, and `ref` points there. Nothing
-    decided at parse time depends on the command, so partial parsing cannot carry one
-    command's schemas into another. `dbt build` publishes the twins at the end, in one
-    Postgres transaction, only when every model and test of the project passed.
+    that write models (build and run; `dbt retry` reruns them as such) redirect, at run
+    time: the project's table materialization writes the "<schema>__next" twin, and `ref`
+    points there. Nothing decided at parse time depends on the command, so partial
+    parsing cannot carry one command's schemas into another. `dbt build` publishes the
+    twins at the end, in one Postgres transaction, only when every model and test of the
+    project passed.
 #}
 
 {# The published name of a schema; the postgres target writes "postgres_<schema>", so the two engines can be compared. #}
@@ -52,7 +53,7 @@
     Through the adapter, so dbt's relation cache knows.
 #}
 {% macro reset_building_schemas() %}
-    {% if execute and flags.WHICH in ['build', 'run'] %}
+    {% if lakehouse_writing() %}
         {% for name in lakehouse_published_schemas() %}
             {% set relation = api.Relation.create(database=lakehouse_database(), schema=lakehouse_building(name)) %}
             {% do adapter.drop_schema(relation) %}
@@ -93,7 +94,7 @@
 
 {# On-run-end: swap the twins in, in one transaction, with the run date in their comments. #}
 {% macro publish_schemas(results) %}
-    {% if not execute or flags.WHICH not in ['build', 'run'] %}
+    {% if not lakehouse_writing() %}
         {{ return('') }}
     {% endif %}
     {% set reason = lakehouse_unpublishable(results) %}
