@@ -44,12 +44,17 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
+def _let_server_user_reach(path: Path) -> None:
+    """Let SYSTEM_USER traverse the folders above ``path`` (a checkout in a private folder has 0700 ones)."""
+    for parent in path.resolve().parents:
+        parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
+
+
 def _give_to_server_user(path: Path) -> None:
     """Let SYSTEM_USER own ``path`` and traverse the folders above it."""
     user = _run_as()
     if user:
-        for parent in path.resolve().parents:
-            parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
+        _let_server_user_reach(path)
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -57,6 +62,8 @@ def _give_to_server_user(path: Path) -> None:
 def _pg(settings: Settings, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     command = [str(POSTGRES_BIN / program), "-D", str(settings.pgdata), *args]
     user = _run_as()
+    if user:
+        _let_server_user_reach(POSTGRES_BIN / program)
     # Drop root's groups too: folders whose group is root would otherwise deny access.
     as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
     result = subprocess.run(command, capture_output=True, text=True, cwd="/", **as_user)
