@@ -3,7 +3,7 @@
     docs, `dbt test`, `dbt show` and `dbt compile` read what readers see. Only commands
     that write models (build and run; `dbt retry` reruns them as such) redirect, at run
     time: the project's table materialization writes the "<schema>__next" twin, and `ref`
-    points there. Nothing decided at parse time depends on the command, so partial
+    (ref.sql) points there. Nothing decided at parse time depends on the command, so partial
     parsing cannot carry one command's schemas into another. `dbt build` publishes the
     twins at the end, in one Postgres transaction, only when every model and test of the
     project passed.
@@ -31,18 +31,6 @@
     {% endif %}
     {% if relation.schema in lakehouse_published_schemas() %}
         {{ return(relation.incorporate(path={'schema': lakehouse_building(relation.schema)})) }}
-    {% endif %}
-    {{ return(relation) }}
-{% endmacro %}
-
-{#
-    `ref`, redirected to the unpublished twin of a model this command writes: tests audit
-    what was just built. A model left out of a `--select` is read where it is published.
-#}
-{% macro ref() %}
-    {% set relation = builtins.ref(*varargs, **kwargs) %}
-    {% if lakehouse_writing() and ('model.' ~ project_name ~ '.' ~ varargs[-1]) in selected_resources %}
-        {{ return(lakehouse_building(relation)) }}
     {% endif %}
     {{ return(relation) }}
 {% endmacro %}
