@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except pipeline.StepFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (DbtError, ConnectionError) as exc:  # dbt outside a step (docs), or its warehouse unreachable
+    except DbtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DBT
     except SourceError as exc:

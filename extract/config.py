@@ -9,11 +9,22 @@ from pathlib import Path
 
 from psycopg2.extensions import make_dsn, parse_dsn
 
-__all__ = ["REPO_ROOT", "Settings", "load_settings", "password_apart", "redact", "scrub"]
+__all__ = [
+    "REPO_ROOT",
+    "SECRET_KEYWORDS",
+    "Settings",
+    "first_line",
+    "load_settings",
+    "password_apart",
+    "redact",
+    "scrub",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("source", "warehouse")
 DEFAULT_DBNAMES = {"source": "northwind", "warehouse": "warehouse"}
+# libpq keywords whose values are secrets: never shown, never passed on in a connection string.
+SECRET_KEYWORDS = ("password", "sslpassword")
 # Any of these names a real server for both roles (libpq fills the rest).
 PG_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGSERVICE")
 
@@ -98,9 +109,17 @@ def redact(dsn: str) -> str:
         parts = parse_dsn(dsn)
     except Exception:
         return "<unparsable DSN>"
+    if "service" in parts and "host" not in parts:
+        return f"service {parts['service']}"  # the service file holds the rest
     host = parts.get("host") or os.environ.get("PGHOST", "localhost")
     port = parts.get("port") or os.environ.get("PGPORT", "5432")
     return f"{host}:{port}/{parts.get('dbname', '?')}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (libpq's reason), or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def scrub(text: str, dsns: list[str]) -> str:
@@ -109,7 +128,7 @@ def scrub(text: str, dsns: list[str]) -> str:
     for dsn in dsns:
         text = text.replace(dsn, redact(dsn))
         try:
-            secrets.append(parse_dsn(dsn).get("password", ""))
+            secrets.extend(parse_dsn(dsn).get(keyword, "") for keyword in SECRET_KEYWORDS)
         except Exception:
             continue
     for secret in filter(None, secrets):

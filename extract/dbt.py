@@ -13,9 +13,9 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from .config import REPO_ROOT, Settings, redact
+from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
 
-__all__ = ["DbtError", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
+__all__ = ["DbtError", "WarehouseUnreachable", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -25,7 +25,6 @@ LIBPQ_ENV = {
     "hostaddr": "PGHOSTADDR",
     "port": "PGPORT",
     "user": "PGUSER",
-    "password": "PGPASSWORD",
     "passfile": "PGPASSFILE",
     "service": "PGSERVICE",
     "options": "PGOPTIONS",
@@ -60,25 +59,28 @@ class DbtError(RuntimeError):
     """dbt exited non-zero; the message is dbt's own error line."""
 
 
+class WarehouseUnreachable(DbtError):
+    """The warehouse refused or did not answer before dbt started; the message names it and libpq's reason."""
+
+
 def _warehouse_server(dsn: str) -> dict[str, str]:
     """The server ``dsn`` reaches, resolved by libpq itself: the DSN's keywords, with host,
     port, user and dbname as libpq filled them in (from the PG* variables, a service file
-    or its defaults). Never the password.
+    or its defaults). Never a password.
 
     Raises:
-        ConnectionError: one line naming host:port/database and libpq's reason.
+        WarehouseUnreachable: one line naming host:port/database and libpq's reason.
     """
     try:
         conn = psycopg2.connect(dsn)
     except psycopg2.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConnectionError(f"cannot connect to {redact(dsn)}: {reason}") from None
+        raise WarehouseUnreachable(f"cannot connect to {redact(dsn)}: {first_line(exc)}") from None
     try:
         info = conn.info
         resolved = {"host": info.host, "port": str(info.port), "user": info.user, "dbname": info.dbname}
     finally:
         conn.close()
-    given = {key: value for key, value in parse_dsn(dsn).items() if key != "password"}
+    given = {key: value for key, value in parse_dsn(dsn).items() if key not in SECRET_KEYWORDS}
     return {**given, **resolved}
 
 
@@ -86,22 +88,20 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     """Environment for dbt, naming the warehouse the way profiles.yml reads it.
 
     The lakehouse target attaches WAREHOUSE_DSN; the postgres target reads PGHOST, PGPORT,
-    PGUSER and WAREHOUSE_DB, and libpq the other PG* variables, so every option of the DSN
-    (sslmode, options, ...) reaches both. The password travels only as PGPASSWORD, which
-    libpq reads itself, so it never appears in a connection string dbt could log.
+    PGUSER and WAREHOUSE_DB. Every other option of the DSN that libpq has a variable for
+    (sslmode, options, application_name, ...) is set as that variable, so it reaches both.
+    The password travels only as PGPASSWORD, which libpq reads itself, so it never
+    appears in a connection string dbt could log.
     """
     env = dict(os.environ if base is None else base)
     env["LAKEHOUSE_DATA"] = str(settings.data_dir)
     env.setdefault("DBT_USE_COLORS", "true" if sys.stdout.isatty() else "false")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no network calls at run time
-    dsn = settings.dsn("warehouse")
-    server = _warehouse_server(dsn)
+    server = _warehouse_server(settings.dsn("warehouse"))
     env["WAREHOUSE_DSN"] = make_dsn(**server)
     env["WAREHOUSE_DB"] = server["dbname"]
-    password = parse_dsn(dsn).get("password")
-    for key, value in {**server, **({"password": password} if password else {})}.items():
-        if key in LIBPQ_ENV:
-            env[LIBPQ_ENV[key]] = value
+    env.update({LIBPQ_ENV[key]: value for key, value in server.items() if key in LIBPQ_ENV})
+    env.update(password_apart(settings.dsn("warehouse"))[1])
     return env
 
 

@@ -35,8 +35,8 @@ select c.relname as table_name,
        array(select e.enumlabel::text from pg_enum as e where e.enumtypid = t.oid order by e.enumsortorder)
            as enum_labels,
        case when declared.typtype = 'd' then declared.typname end as domain_name,
-       array(select pg_get_constraintdef(k.oid) from pg_constraint as k where k.contypid = declared.oid
-             order by k.conname)
+       array(select pg_get_constraintdef(k.oid) from pg_constraint as k
+             where k.contypid = declared.oid and k.contype = 'c' order by k.conname)
            || case when declared.typnotnull then array['NOT NULL'] else array[]::text[] end as domain_clauses,
        coalesce(a.attnum = any(i.indkey), false) as is_key,
        c.reltuples::bigint as estimated_rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib.util
 import os
 import pwd
@@ -29,8 +30,13 @@ class ServerError(RuntimeError):
     """The embedded server could not be started or stopped."""
 
 
+@functools.cache
 def _run_as() -> str | None:
-    """The system user to run PostgreSQL as: ourselves, or SYSTEM_USER when we are root."""
+    """The system user to run PostgreSQL as: ourselves, or SYSTEM_USER when we are root.
+
+    SYSTEM_USER is created when missing, and may then reach the binaries (a checkout in a
+    private folder has 0700 folders above them).
+    """
     if os.geteuid() != 0:
         return None
     try:
@@ -41,11 +47,12 @@ def _run_as() -> str | None:
             check=True,
             capture_output=True,
         )
+    _let_server_user_reach(POSTGRES_BIN / "postgres")
     return SYSTEM_USER
 
 
 def _let_server_user_reach(path: Path) -> None:
-    """Let SYSTEM_USER traverse the folders above ``path`` (a checkout in a private folder has 0700 ones)."""
+    """Let SYSTEM_USER traverse the folders above ``path``."""
     for parent in path.resolve().parents:
         parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
 
@@ -62,8 +69,6 @@ def _give_to_server_user(path: Path) -> None:
 def _pg(settings: Settings, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     command = [str(POSTGRES_BIN / program), "-D", str(settings.pgdata), *args]
     user = _run_as()
-    if user:
-        _let_server_user_reach(POSTGRES_BIN / program)
     # Drop root's groups too: folders whose group is root would otherwise deny access.
     as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
     result = subprocess.run(command, capture_output=True, text=True, cwd="/", **as_user)
@@ -86,18 +91,26 @@ def _init(settings: Settings, password: str | None) -> None:
     settings.pgdata.mkdir(parents=True, exist_ok=True)
     _give_to_server_user(settings.pgdata)
     settings.pgdata.chmod(0o700)
-    auth = ["--auth=trust"]
-    if password:
-        pwfile = settings.pgdata.parent / f".{settings.pgdata.name}.pw"  # initdb wants an empty data folder
-        pwfile.touch(mode=0o600)
+    if not password:
+        _pg(settings, "initdb", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C")
+        return
+    pwfile = settings.pgdata.parent / f".{settings.pgdata.name}.pw"  # initdb wants an empty data folder
+    pwfile.unlink(missing_ok=True)
+    os.close(os.open(pwfile, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
         pwfile.write_text(password + "\n")
         _give_to_server_user(pwfile)
-        auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
-    try:
-        _pg(settings, "initdb", *auth, "--username=postgres", "--encoding=UTF8", "--locale=C")
+        _pg(
+            settings,
+            "initdb",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+        )
     finally:
-        if password:
-            pwfile.unlink()
+        pwfile.unlink()
 
 
 def is_running(settings: Settings) -> bool:

@@ -23,13 +23,15 @@
             {% endif %}
         {% endfor %}
         {# A default run date (today) is fixed when dbt parses: a partial parse of another day keeps it. #}
-        {% for source in graph.sources.values()
-            if ('/' ~ lake_run_date() ~ '/') not in source.meta.get('external_location', '') %}
-            {% if loop.first %}
-                {% do problems.append('the sources were parsed for another day (' ~ source.meta['external_location']
-                    ~ '): pass --vars "{run_date: ' ~ lake_run_date() ~ '}" or --no-partial-parse') %}
-            {% endif %}
+        {% set stale = [] %}
+        {% for source in graph.sources.values() if 'external_location' in source.meta
+            and ('/' ~ lake_run_date() ~ '/') not in source.meta['external_location'] %}
+            {% do stale.append(source.meta['external_location']) %}
         {% endfor %}
+        {% if stale %}
+            {% do problems.append('the sources were parsed for another day (' ~ stale[0]
+                ~ '): pass --vars "{run_date: ' ~ lake_run_date() ~ '}" or --no-partial-parse') %}
+        {% endif %}
         {% set tables = [] %}
         {% for entry in ledger.values() if entry['status'] == 'success' %}
             {% for manifest in entry['details']['partitions'] %}

@@ -24,7 +24,7 @@
     {{ return(execute and flags.WHICH in ['build', 'run']) }}
 {% endmacro %}
 
-{# The twin a build writes for `relation` (a Relation or a schema name) when it lives in a published schema. #}
+{# The "__next" twin of a schema name, or of a Relation in a published schema (any other Relation is its own). #}
 {% macro lakehouse_building(relation) %}
     {% if relation is string %}
         {{ return(relation ~ '__next') }}

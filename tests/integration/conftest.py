@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
-from helpers import cli, names_a_server
+from helpers import cli, free_port, names_a_server
 
 from extract import server
 from extract.config import Settings, load_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +21,7 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     root = tmp_path_factory.mktemp("pg")
     env = {key: value for key, value in os.environ.items() if not names_a_server(key)}
     env.update(
-        LAKEHOUSE_PGDATA=str(root / "pgdata"), LAKEHOUSE_PG_PORT=str(_free_port()), LAKEHOUSE_DATA=str(root / "data")
+        LAKEHOUSE_PGDATA=str(root / "pgdata"), LAKEHOUSE_PG_PORT=str(free_port()), LAKEHOUSE_DATA=str(root / "data")
     )
     settings = load_settings(env)
     server.start(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import psycopg2
 
+from extract import ledger
 from extract.config import REPO_ROOT, Settings
 from extract.source import load_dump
 
@@ -105,3 +107,38 @@ def docs_served(env: dict[str, str], date: str) -> Iterator[str]:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
         server.stdout.close()
+
+
+def published(settings) -> dict:
+    """What readers of the warehouse see: each published schema's note, tables, row counts and a digest of the rows."""
+    dsn = settings.dsn("warehouse")
+    state = {}
+    for schema in ("raw", "marts"):
+        tables = [name for (name,) in query(dsn, "select tablename from pg_tables where schemaname = %s", (schema,))]
+        note = query(dsn, "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (schema,))
+        state[schema] = {"note": note[0][0] if note else None, "tables": {}}
+        for table in sorted(tables):
+            rows = [
+                repr([bytes(v) if isinstance(v, memoryview) else v for v in row])
+                for row in query(dsn, f'select * from {schema}."{table}"')
+            ]
+            digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
+            state[schema]["tables"][table] = (len(rows), digest)
+    return state
+
+
+def assert_whole(settings, date: str) -> dict:
+    """The published schemas hold ``date`` whole: every lake partition's rows in raw, every line in the marts."""
+    state = published(settings)
+    assert state["raw"]["note"] == state["marts"]["note"] == f"run_date {date}"
+    partitions = {
+        p["table"]: p["rows"]
+        for entry in ledger.read(settings.data_dir, date)
+        if entry["step"].startswith("extract_")
+        for p in entry["details"]["partitions"]
+    }
+    assert {table: rows for table, (rows, _) in state["raw"]["tables"].items()} == partitions
+    lines = query(settings.dsn("warehouse"), "select count(*), sum(line_count) from marts.orders")[0]
+    assert state["marts"]["tables"]["order_lines"][0] == partitions["order_details"] == lines[1]
+    assert lines[0] == partitions["orders"]
+    return state

@@ -12,8 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import cli, query
-from test_journeys import assert_whole
+from helpers import assert_whole, cli, query
 
 from extract.config import REPO_ROOT
 from extract.dbt import dbt_env

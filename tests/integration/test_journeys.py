@@ -7,13 +7,11 @@ The promise under test: nothing but `dbt build`'s publish writes the published s
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 
 import pytest
-from helpers import cli, kill_when, query, start
+from helpers import assert_whole, cli, kill_when, published, query, start
 
-from extract import ledger
 from extract.config import REPO_ROOT
 from extract.dbt import PROJECT_DIR, dbt_env
 
@@ -25,41 +23,6 @@ def dbt(settings, *args: str, partial_parse: bool = True) -> subprocess.Complete
     """A bare dbt command as a user types it from dbt_project/ (`--profiles-dir ..`)."""
     command = [DBT, *args, "--profiles-dir", "..", "--partial-parse" if partial_parse else "--no-partial-parse"]
     return subprocess.run(command, cwd=PROJECT_DIR, env=dbt_env(settings), capture_output=True, text=True, timeout=600)
-
-
-def published(settings) -> dict:
-    """What readers of the warehouse see: each published schema's note, tables, row counts and a digest of the rows."""
-    dsn = settings.dsn("warehouse")
-    state = {}
-    for schema in ("raw", "marts"):
-        tables = [name for (name,) in query(dsn, "select tablename from pg_tables where schemaname = %s", (schema,))]
-        note = query(dsn, "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (schema,))
-        state[schema] = {"note": note[0][0] if note else None, "tables": {}}
-        for table in sorted(tables):
-            rows = [
-                repr([bytes(v) if isinstance(v, memoryview) else v for v in row])
-                for row in query(dsn, f'select * from {schema}."{table}"')
-            ]
-            digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
-            state[schema]["tables"][table] = (len(rows), digest)
-    return state
-
-
-def assert_whole(settings, date: str) -> dict:
-    """The published schemas hold ``date`` whole: every lake partition's rows in raw, every line in the marts."""
-    state = published(settings)
-    assert state["raw"]["note"] == state["marts"]["note"] == f"run_date {date}"
-    partitions = {
-        p["table"]: p["rows"]
-        for entry in ledger.read(settings.data_dir, date)
-        if entry["step"].startswith("extract_")
-        for p in entry["details"]["partitions"]
-    }
-    assert {table: rows for table, (rows, _) in state["raw"]["tables"].items()} == partitions
-    lines = query(settings.dsn("warehouse"), "select count(*), sum(line_count) from marts.orders")[0]
-    assert state["marts"]["tables"]["order_lines"][0] == partitions["order_details"] == lines[1]
-    assert lines[0] == partitions["orders"]
-    return state
 
 
 def test_make_all_then_docs_generate_then_build(demo, lake_env):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extract.config import load_settings, redact
+from extract.config import load_settings, redact, scrub
 
 
 def test_embedded_server_when_nothing_is_configured(tmp_path):
@@ -25,6 +25,8 @@ def test_pg_variables_mean_a_real_server_for_both_roles():
     assert settings.embedded_roles == ()
     assert settings.dsn("source") == "dbname=northwind"
     assert settings.dsn("warehouse") == "dbname=warehouse"
+    assert load_settings({"PGSERVICE": "lakehouse"}).embedded_roles == ()
+    assert load_settings({"PGPASSWORD": "x"}).embedded_roles == ("source", "warehouse")  # a password names no server
 
 
 def test_redact_never_shows_the_password():
@@ -42,3 +44,13 @@ def test_malformed_dsn_is_named_without_its_content():
 def test_long_data_folders_get_a_short_socket_folder(tmp_path):
     settings = load_settings({"LAKEHOUSE_PGDATA": "/tmp/" + "x" * 120, "LAKEHOUSE_PG_PORT": "6543"})
     assert len(str(settings.socket_dir / ".s.PGSQL.6543")) < 100
+
+
+def test_a_service_dsn_is_named_by_its_service():
+    assert redact("service=lakehouse_warehouse") == "service lakehouse_warehouse"
+    assert redact("service=lakehouse_warehouse host=db.example port=6543 dbname=wh") == "db.example:6543/wh"
+
+
+def test_scrub_masks_every_secret_of_a_dsn():
+    dsn = "host=db user=etl password=Pw1 sslpassword=KeyPw2 dbname=wh"
+    assert scrub("failed: password Pw1, key KeyPw2", [dsn]) == "failed: password ***, key ***"
