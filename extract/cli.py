@@ -68,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     with_seed(sub)
     sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
 
-    with_csv(with_date(command("extract", "step 1: source tables and CSV into the lake", "extract --date 2024-01-15")))
+    sub = with_date(command("extract", "step 1: source tables and CSV into the lake", "extract --date 2024-01-15"))
+    sub.add_argument(
+        "part", nargs="?", choices=["postgres", "csv"], help="only the source tables, or only the CSV (default: both)"
+    )
+    with_csv(sub)
 
     sub = with_date(command("load", "step 2: dbt build for the date into the warehouse", "load --date 2024-01-15"))
     sub.add_argument("--target", choices=["lakehouse", "postgres"], default="lakehouse")
@@ -147,24 +151,34 @@ def _run(args: argparse.Namespace) -> int:
             return 0
     if args.command == "backfill":
         return _backfill(settings, args, csv_path)
-    with ledger.date_lock(settings.data_dir, args.date):
-        _run_day(settings, args, args.date, csv_path)
+    _run_day(settings, args, args.date, csv_path)
     return 0
+
+
+def _steps(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ledger steps ``args.command`` runs, in order."""
+    if args.command == "extract":
+        return tuple(f"extract_{part}" for part in ([args.part] if args.part else ["postgres", "csv"]))
+    return ledger.STEPS if args.command in ("run", "backfill") else (args.command,)
 
 
 def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: Path) -> None:
     """The steps ``args.command`` names, for one date, in order; the first failure stops them."""
-    whole = args.command in ("run", "backfill")
-    if whole or args.command == "extract":
-        print(f"step 1 (extract) for {date} from {redact(settings.dsn('source'))} and {csv_path}", flush=True)
-        pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format, quiet=args.quiet)
-    if whole or args.command == "load":
-        print(f"step 2 (load) for {date} into {redact(settings.dsn('warehouse'))}", flush=True)
-        pipeline.load(settings, date, target=getattr(args, "target", "lakehouse"))
-    if whole or args.command == "export":
-        pipeline.export(settings, date)
-    if whole:
-        print_summary(settings, date)
+    steps = _steps(args)
+    reads = ("extract_postgres", "extract_csv") if "load" in steps else ()  # no extract rewrites what a load reads
+    with ledger.step_locks(settings.data_dir, date, steps + reads):
+        extracts = tuple(step for step in steps if step.startswith("extract_"))
+        if extracts:
+            sources = {"extract_postgres": redact(settings.dsn("source")), "extract_csv": str(csv_path)}
+            print(f"step 1 (extract) for {date} from {' and '.join(sources[s] for s in extracts)}", flush=True)
+            pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format, quiet=args.quiet, steps=extracts)
+        if "load" in steps:
+            print(f"step 2 (load) for {date} into {redact(settings.dsn('warehouse'))}", flush=True)
+            pipeline.load(settings, date, target=getattr(args, "target", "lakehouse"))
+        if "export" in steps:
+            pipeline.export(settings, date)
+        if steps == ledger.STEPS:
+            print_summary(settings, date)
 
 
 def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path) -> int:
@@ -172,8 +186,7 @@ def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path) -> i
     outcomes = {}
     for date in pipeline.date_range(args.start, args.end):
         try:
-            with ledger.date_lock(settings.data_dir, date):
-                _run_day(settings, args, date, csv_path)
+            _run_day(settings, args, date, csv_path)
             outcomes[date] = "ok"
         except Exception as exc:  # a failed day, whatever failed, must not stop the others
             print(f"error: {date}: {exc}", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""The run ledger: one JSON file per date and step in the lake, and a lock per date."""
+"""The run ledger: one JSON file per date and step in the lake, and a lock per date and step."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-__all__ = ["STEPS", "LockedError", "Step", "date_lock", "read", "record", "warehouse_lock"]
+__all__ = ["STEPS", "LockedError", "Step", "read", "record", "step_locks", "warehouse_lock"]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
 
@@ -124,9 +124,19 @@ def _hold(path: Path, what: str) -> Iterator[None]:
         yield
 
 
-def date_lock(lake: Path, date: str):
-    """Hold the write lock of ``date``; LockedError says who holds it if it is taken."""
-    return _hold(_folder(lake, date) / ".lock", f"the run for {date}")
+@contextmanager
+def step_locks(lake: Path, date: str, steps: tuple[str, ...]) -> Iterator[None]:
+    """Hold the locks of ``steps`` for ``date``; LockedError says who holds one if it is taken.
+
+    A command locks the steps whose lake files it writes and those it reads, so the two
+    step-1 tasks of a day run side by side (as under Airflow), but no extract rewrites a
+    day that a load is reading.
+    """
+    with ExitStack() as held:
+        for step in STEPS:  # always in the same order
+            if step in steps:
+                held.enter_context(_hold(_folder(lake, date) / f".{step}.lock", f"{step} for {date}"))
+        yield
 
 
 def warehouse_lock(lake: Path):

@@ -106,9 +106,18 @@ def _record_manifests(step: ledger.Step, lake: Path, manifests: list) -> None:
         print(f"  schema drift: {change}", flush=True)
 
 
-def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parquet", quiet: bool = False) -> None:
+def extract(
+    settings: Settings,
+    date: str,
+    *,
+    csv_path: Path,
+    fmt: str = "parquet",
+    quiet: bool = False,
+    steps: tuple[str, ...] = ("extract_postgres", "extract_csv"),
+) -> None:
     """Step 1: every source table and the CSV into the lake partitions of ``date``.
 
+    ``steps`` chooses the tasks: both by default, one when a scheduler runs them as its own tasks.
     The two step-1 tasks run side by side, each recorded in the ledger on its own. The
     CSV is parsed on one thread: it finishes before the tables do anyway, and a
     parallel parse would hold several buffers of it in memory at once. ``{date}`` in
@@ -116,7 +125,7 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
     """
     lake = settings.data_dir
     csv_path = Path(str(csv_path).replace("{date}", date))
-    progress = Progress(live=False if quiet else None, parts=2)  # the tables and the CSV
+    progress = Progress(live=False if quiet else None, parts=len(steps))  # the tables, the CSV or both
 
     with (
         duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con,
@@ -149,6 +158,7 @@ def extract(settings: Settings, date: str, *, csv_path: Path, fmt: str = "parque
             tasks = [
                 pool.submit(_run_step, settings, date, step, work)
                 for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
+                if step in steps
             ]  # leaving the pool waits for both: a failed task does not cut the other short
         progress.close()
     for task in tasks:

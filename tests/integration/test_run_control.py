@@ -122,12 +122,20 @@ def test_backfill_of_three_days_with_one_failing(settings, lake_env, northwind_s
         verify(settings.data_dir, "csv", "order_details", DAY2)
 
 
-def test_second_run_for_the_same_date_is_refused(settings, lake_env):
-    with ledger.date_lock(settings.data_dir, DAY1):
-        result = cli(lake_env, "extract", "--date", DAY1)
-    assert result.returncode == 75
-    assert f"the run for {DAY1} is already being written by pid {os.getpid()}" in result.stderr
-    assert not list(settings.data_dir.glob("postgres/*"))
+def test_second_run_for_the_same_date_is_refused(demo, lake_env):
+    with ledger.step_locks(demo.data_dir, DAY2, ("extract_postgres",)):
+        result = cli(lake_env, "extract", "--date", DAY2)
+        assert result.returncode == 75
+        assert f"extract_postgres for {DAY2} is already being written by pid {os.getpid()}" in result.stderr
+        assert not list(demo.data_dir.glob(f"postgres/*/{DAY2}"))
+        # The other step-1 task of the day is free to run beside it, as Airflow runs them.
+        csv_only = cli(lake_env, "extract", "csv", "--date", DAY2)
+        assert csv_only.returncode == 0, csv_only.stderr
+        assert _status(demo, DAY2) == {"extract_csv": "success"}
+        # A load reads both step-1 tasks' files: it is refused while one of them is being written.
+        load = cli(lake_env, "load", "--date", DAY2)
+        assert load.returncode == 75
+        assert f"extract_postgres for {DAY2} is already being written" in load.stderr
 
 
 def test_unreachable_source_is_one_line_without_the_password(lake_env, tmp_path):
