@@ -22,10 +22,15 @@ PYTEST_ARGS ?=
 NORTHWIND_SQL ?=
 ORDER_DETAILS_CSV ?=
 
+# Airflow lives in a venv of its own (its dependency tree never meets the project's), its home in .airflow/.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
+
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs bench test test-browser lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-browser lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +77,29 @@ psql: setup ## open psql on the warehouse
 docs: setup ## generate the dbt docs and serve them on 127.0.0.1:DOCS_PORT
 	$(PY) -m extract docs --date $(DATE) --port $(DOCS_PORT)
 
+$(AIRFLOW_STAMP): orchestration/requirements-airflow.txt $(STAMP)
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(AIRFLOW_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python -r orchestration/requirements-airflow.txt
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP) ## Airflow's scheduler and UI on 127.0.0.1:8081, DAG "lakehouse" on, daily (seeds an empty source)
+	$(PY) -m extract seed $(SEED_ARGS)
+	$(AIRFLOW) start
+
+airflow-test: $(AIRFLOW_STAMP) ## one run of the DAG for DATE in this process (airflow dags test), no scheduler needed
+	$(PY) -m extract seed $(SEED_ARGS)
+	$(AIRFLOW) test $(DATE)
+
+airflow-backfill: $(AIRFLOW_STAMP) ## one DAG run per day FROM..TO through the scheduler, one at a time; waits for them
+	$(PY) -m extract seed $(SEED_ARGS)
+	$(AIRFLOW) backfill $(FROM) $(TO)
+
+airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
+	-test -x $(AIRFLOW_VENV)/bin/python && $(AIRFLOW) stop
+
+cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
+	$(PY) -m extract cron
+
 bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot): bench/results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS)
@@ -90,5 +118,6 @@ lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 
 clean: ## stop the server, remove the venv, the lake and the server's data
 	-test -x $(PY) && $(PY) -m extract server stop
-	rm -rf $(VENV) .pgdata data/* dbt_project/target dbt_project/logs logs
+	-$(MAKE) airflow-stop
+	rm -rf $(VENV) $(AIRFLOW_VENV) .airflow .pgdata data/* dbt_project/target dbt_project/logs logs
 	touch data/.gitkeep
