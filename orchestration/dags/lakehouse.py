@@ -46,6 +46,8 @@ with DAG(
     def step(task_id: str, arguments: str) -> BashOperator:
         return BashOperator(task_id=task_id, bash_command=f"{CLI} {arguments} --date {{{{ ds }}}}", cwd=str(REPO))
 
-    [step("extract_postgres", "extract postgres"), step("extract_csv", f"extract csv {CSV}")] >> step(
-        "load", "load"
-    ) >> step("export", "export")
+    (
+        [step("extract_postgres", "extract postgres"), step("extract_csv", f"extract csv {CSV}")]
+        >> step("load", "load")
+        >> step("export", "export")
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from helpers import cli, free_port, names_a_server
+from helpers import OWNER, READER, SUPERUSER, cli, default_port, free_port, names_a_server, query, user_env
 
 from extract import server
 from extract.config import Settings, load_settings
@@ -71,3 +71,36 @@ def demo(settings: Settings, lake_env: dict[str, str]) -> Settings:
         result = cli(lake_env, *args)
         assert result.returncode == 0, result.stderr
     return settings
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """A second server that requires passwords (scram), with least-privilege roles.
+
+    `reader` may only SELECT the source tables; `owner` owns the warehouse databases and is
+    not a superuser. Yields its settings, the superuser's DSN and the demo CSV; stopped at
+    the end of the module.
+    """
+    root = tmp_path_factory.mktemp("secured")
+    port = default_port()
+    settings = load_settings(
+        {"LAKEHOUSE_PGDATA": str(root / "pgdata"), "LAKEHOUSE_PG_PORT": str(port), "LAKEHOUSE_DATA": str(root)}
+    )
+    server.start(settings, password=SUPERUSER)
+    admin = f"host=127.0.0.1 port={settings.pg_port} user=postgres password={SUPERUSER} dbname=postgres"
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("alter system set log_connections = on")
+        cur.execute("select pg_reload_conf()")
+        cur.execute(f"create role reader login password '{READER}'")
+        cur.execute(f"create role owner login password '{OWNER}'")
+        for database, owner in (("northwind", "postgres"), ("wh", "owner"), ("warehouse", "owner")):
+            cur.execute(f"create database {database} owner {owner}")
+    conn.close()
+    source_admin = admin.replace("dbname=postgres", "dbname=northwind")
+    seeded = cli(user_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed")
+    assert seeded.returncode == 0, seeded.stderr
+    query(source_admin, "grant select on all tables in schema public to reader, owner")
+    yield settings, admin, load_settings({"LAKEHOUSE_DATA": str(root / "data")}).demo_csv
+    server.stop(settings)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,9 @@ import psycopg2
 from extract import ledger
 from extract.config import REPO_ROOT, Settings
 from extract.source import load_dump
+
+# The passwords of the second server's roles (see the ``secured`` fixture): never in anything we leave behind.
+SUPERUSER, READER, OWNER = (f"{role}-{uuid.uuid4().hex[:10]}" for role in ("Sup3r", "R3ader", "0wner"))
 
 
 def names_a_server(key: str) -> bool:
@@ -142,3 +146,19 @@ def assert_whole(settings, date: str) -> dict:
     assert state["marts"]["tables"]["order_lines"][0] == partitions["order_details"] == lines[1]
     assert lines[0] == partitions["orders"]
     return state
+
+
+def default_port() -> int:
+    """libpq's default port when it is free here (so a DSN may leave the port out), else any free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", 5432))
+            return 5432
+        except OSError:
+            return free_port()
+
+
+def user_env(tmp_path: Path, **variables: str) -> dict[str, str]:
+    """A user's environment: nothing of the tests' own server, the given variables, a lake of its own."""
+    env = {key: value for key, value in os.environ.items() if not names_a_server(key)}
+    return {**env, "LAKEHOUSE_DATA": str(tmp_path / "data"), **variables}

@@ -7,58 +7,13 @@ and is not a superuser.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from pathlib import Path
 
-import psycopg2
-import pytest
-from helpers import cli, docs_served, fetch, free_port, names_a_server, query
+from helpers import OWNER, READER, SUPERUSER, cli, docs_served, fetch, free_port, query, user_env
 
-from extract import server
-from extract.config import load_settings
 from extract.dbt import PROJECT_DIR
 
-SUPERUSER, READER, OWNER = (f"{role}-{uuid.uuid4().hex[:10]}" for role in ("Sup3r", "R3ader", "0wner"))
 APP = "lakehouse-warehouse"
-
-
-def _port() -> int:
-    """libpq's default port when it is free here (so a DSN may leave the port out), else any free one."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", 5432))
-            return 5432
-        except OSError:
-            return free_port()
-
-
-@pytest.fixture(scope="module")
-def secured(tmp_path_factory):
-    """The second server: its settings, and the superuser's DSN. Stopped at the end of the module."""
-    root = tmp_path_factory.mktemp("secured")
-    settings = load_settings(
-        {"LAKEHOUSE_PGDATA": str(root / "pgdata"), "LAKEHOUSE_PG_PORT": str(_port()), "LAKEHOUSE_DATA": str(root)}
-    )
-    server.start(settings, password=SUPERUSER)
-    admin = f"host=127.0.0.1 port={settings.pg_port} user=postgres password={SUPERUSER} dbname=postgres"
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("alter system set log_connections = on")
-        cur.execute("select pg_reload_conf()")
-        cur.execute(f"create role reader login password '{READER}'")
-        cur.execute(f"create role owner login password '{OWNER}'")
-        for database, owner in (("northwind", "postgres"), ("wh", "owner"), ("warehouse", "owner")):
-            cur.execute(f"create database {database} owner {owner}")
-    conn.close()
-    source_admin = admin.replace("dbname=postgres", "dbname=northwind")
-    seeded = cli(_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed")
-    assert seeded.returncode == 0, seeded.stderr
-    query(source_admin, "grant select on all tables in schema public to reader, owner")
-    yield settings, admin, load_settings({"LAKEHOUSE_DATA": str(root / "data")}).demo_csv
-    server.stop(settings)
 
 
 def _walk(env: dict[str, str], date: str, csv_path: Path) -> list[str]:
@@ -94,16 +49,10 @@ def _published_date(admin: str, database: str) -> list[tuple]:
     return query(dsn, "select obj_description('marts'::regnamespace), obj_description('postgres_marts'::regnamespace)")
 
 
-def _env(tmp_path: Path, **variables: str) -> dict[str, str]:
-    """A user's environment: nothing of the tests' own server, the given variables, a lake of its own."""
-    env = {key: value for key, value in os.environ.items() if not names_a_server(key)}
-    return {**env, "LAKEHOUSE_DATA": str(tmp_path / "data"), **variables}
-
-
 def test_key_value_dsns_over_the_socket_without_a_port(secured, tmp_path):
     settings, admin, csv_path = secured
     port = {} if settings.pg_port == 5432 else {"PGPORT": str(settings.pg_port)}  # else the PG* variable fills it
-    env = _env(
+    env = user_env(
         tmp_path,
         SOURCE_DSN=f"host={settings.socket_dir} dbname=northwind user=reader password={READER}",
         WAREHOUSE_DSN=f"host={settings.socket_dir} dbname=wh user=owner password={OWNER}",
@@ -120,7 +69,7 @@ def test_uris_over_tcp_with_options_passed_through(secured, tmp_path):
     host = f"127.0.0.1:{settings.pg_port}"
     log = settings.pgdata / "server.log"
     log_start = log.stat().st_size
-    env = _env(
+    env = user_env(
         tmp_path,
         SOURCE_DSN=f"postgresql://reader:{READER}@{host}/northwind?sslmode=disable&application_name=lakehouse-source",
         WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@{host}/wh?sslmode=disable&connect_timeout=5"
@@ -144,7 +93,7 @@ def test_pg_variables_with_a_password_file(secured, tmp_path):
     passfile = tmp_path / "pgpass"
     passfile.write_text(f"*:*:*:owner:{OWNER}\n")
     passfile.chmod(0o600)
-    env = _env(tmp_path, PGHOST="127.0.0.1", PGPORT=str(settings.pg_port), PGUSER="owner", PGPASSFILE=str(passfile))
+    env = user_env(tmp_path, PGHOST="127.0.0.1", PGPORT=str(settings.pg_port), PGUSER="owner", PGPASSFILE=str(passfile))
     printed = _walk(env, "2024-02-03", csv_path)  # the databases are northwind and warehouse
     assert _published_date(admin, "warehouse") == [("run_date 2024-02-03", "run_date 2024-02-03")]
     _assert_no_password(printed, env)
@@ -160,7 +109,7 @@ def test_service_file_and_password_file(secured, tmp_path):
     passfile = tmp_path / "pgpass"
     passfile.write_text(f"*:*:*:reader:{READER}\n*:*:*:owner:{OWNER}\n")
     passfile.chmod(0o600)
-    env = _env(
+    env = user_env(
         tmp_path,
         PGSERVICEFILE=str(services),
         PGPASSFILE=str(passfile),
@@ -175,7 +124,7 @@ def test_service_file_and_password_file(secured, tmp_path):
 def test_a_warehouse_down_or_refusing_is_one_line_with_the_step_exit_code(secured, tmp_path):
     settings, _, csv_path = secured
     port = free_port()
-    down = _env(
+    down = user_env(
         tmp_path,
         SOURCE_DSN=f"host={settings.socket_dir} port={settings.pg_port} dbname=northwind user=reader password={READER}",
         WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@127.0.0.1:{port}/wh",

@@ -1,0 +1,185 @@
+"""Daily runs under Airflow, through the README's make targets, in a checkout of our own.
+
+The checkout copies the project's files and links the two venvs, so its `.airflow/` (Airflow's
+home: SQLite metadata, logs) and its API server's port belong to the test. Airflow's venv is
+installed by the Makefile's own rule, as the first `make airflow*` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import OWNER, READER, SUPERUSER, assert_whole, free_port, query, user_env
+
+from extract import ledger
+from extract.config import REPO_ROOT, load_settings
+
+PROJECT = ("Makefile", "pyproject.toml", "profiles.yml", "extract", "orchestration", "dbt_project")
+DAY, MISSING = "2024-01-15", "2024-01-16"
+
+
+@pytest.fixture(scope="module")
+def airflow_venv() -> None:
+    result = subprocess.run(
+        ["make", ".venv-airflow/.installed"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture()
+def checkout(airflow_venv, tmp_path) -> Path:
+    root = tmp_path / "checkout"
+    root.mkdir()
+    for name in PROJECT:  # copies keep their times, so make finds both venvs up to date
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    for venv in (".venv", ".venv-airflow"):
+        (root / venv).symlink_to(REPO_ROOT / venv)
+    return root
+
+
+def make(root: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``make <args>`` in ``root``, as a user types it."""
+    result = subprocess.run(["make", *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    print(result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+def task_states(root: Path, date: str) -> dict[str, tuple[str, int]]:
+    """Airflow's own record of the last run for ``date``: state and try number per task."""
+    with sqlite3.connect(root / ".airflow" / "airflow.db") as db:
+        rows = db.execute(
+            "select ti.task_id, ti.state, ti.try_number from task_instance ti join dag_run r using (dag_id, run_id)"
+            " where r.dag_id = 'lakehouse' and date(r.logical_date) = ?"
+            " and r.id = (select max(id) from dag_run where dag_id = 'lakehouse' and date(logical_date) = ?)",
+            (date, date),
+        ).fetchall()
+    return {task: (state, tries) for task, state, tries in rows}
+
+
+def ledger_states(lake: Path, date: str) -> dict[str, str]:
+    return {entry["step"]: entry["status"] for entry in ledger.read(lake, date)}
+
+
+def test_dags_test_runs_a_day_then_a_day_without_its_csv(demo, lake_env, checkout, tmp_path):
+    env = {**lake_env, "AIRFLOW_PORT": str(free_port())}
+    result = make(checkout, env, "airflow-test", f"DATE={DAY}")
+    assert result.returncode == 0
+    assert task_states(checkout, DAY) == {step: ("success", 1) for step in ledger.STEPS}
+    assert ledger_states(demo.data_dir, DAY) == {step: "success" for step in ledger.STEPS}
+    assert (demo.data_dir / "exports" / DAY / "orders_with_details.csv").exists()
+    assert_whole(demo, DAY)
+
+    missing = tmp_path / "drops" / "order_details_{date}.csv"
+    result = make(checkout, env, "airflow-test", f"DATE={MISSING}", f"ORDER_DETAILS_CSV={missing}")
+    assert result.returncode != 0
+    assert task_states(checkout, MISSING) == {
+        "extract_postgres": ("success", 1),
+        "extract_csv": ("failed", 1),  # exit 11 is not retried
+        "load": ("upstream_failed", 0),
+        "export": ("upstream_failed", 0),
+    }
+    assert ledger_states(demo.data_dir, MISSING) == {"extract_postgres": "success", "extract_csv": "failed"}
+    status = make(checkout, env, "status", f"DATE={MISSING}")
+    assert f"extract_csv: failed: {tmp_path}/drops/order_details_{MISSING}.csv: file not found" in status.stdout
+    assert_whole(demo, DAY)  # the warehouse still publishes the good day
+
+
+def test_a_lock_is_retried_any_other_failure_is_not(checkout):
+    probe = (
+        "import sys; sys.path.insert(0, 'orchestration/dags'); import lakehouse\n"
+        "from airflow.sdk.exceptions import AirflowException\n"
+        "policy = lakehouse.RetryWhenLocked()\n"
+        "for code in (75, 11, 12, 1):\n"
+        "    error = AirflowException(f'Bash command failed. The command returned a non-zero exit code {code}.')\n"
+        "    print(code, policy.evaluate(error, 1, 6).action.value)\n"
+    )
+    result = subprocess.run(
+        [".venv-airflow/bin/python", "-c", probe], cwd=checkout, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:4] == ["75 retry", "11 fail", "12 fail", "1 fail"]
+
+
+def _api(root: Path, port: int, path: str) -> dict:
+    passwords = json.loads((root / ".airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+    login = json.dumps({"username": "admin", "password": passwords["admin"]}).encode()
+    token_request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/auth/token", data=login, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(token_request, timeout=30) as response:
+        token = json.load(response)["access_token"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v2/{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _runs(root: Path, port: int, run_type: str) -> dict[str, str]:
+    runs = _api(root, port, f"dags/lakehouse/dagRuns?run_type={run_type}")["dag_runs"]
+    return {run["logical_date"][:10]: run["state"] for run in runs}
+
+
+def _wait_for_the_scheduled_run(root: Path, port: int) -> str:
+    """Today's run, which switching the DAG on starts; the day it ran for, once it ended."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        runs = _runs(root, port, "scheduled")
+        if runs and all(state in ("success", "failed") for state in runs.values()):
+            ((day, state),) = runs.items()
+            assert state == "success"
+            return day
+        time.sleep(3)
+    raise AssertionError("the scheduled run did not end in 300 s")
+
+
+def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(secured, checkout, tmp_path):
+    settings, admin, csv_path = secured
+    port = free_port()
+    env = user_env(
+        tmp_path,
+        SOURCE_DSN=f"host=127.0.0.1 port={settings.pg_port} dbname=northwind user=reader password={READER}",
+        WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@127.0.0.1:{settings.pg_port}/warehouse",
+        ORDER_DETAILS_CSV=str(csv_path),
+        AIRFLOW_PORT=str(port),
+    )
+    lake = load_settings(env).data_dir
+    printed = []
+    try:
+        started = make(checkout, env, "airflow")
+        printed.append(started.stdout + started.stderr)
+        assert started.returncode == 0
+        assert f"Airflow is up: http://127.0.0.1:{port}/dags/lakehouse  (login admin / " in started.stdout
+        today = _wait_for_the_scheduled_run(checkout, port)
+        assert today == dt.datetime.now(dt.UTC).date().isoformat()
+        backfill = make(checkout, env, "airflow-backfill", "FROM=2024-01-01", "TO=2024-01-02")
+        printed.append(backfill.stdout + backfill.stderr)
+        assert backfill.returncode == 0
+        assert "  2024-01-01  success\n  2024-01-02  success\n" in backfill.stdout
+        assert _runs(checkout, port, "backfill") == {"2024-01-01": "success", "2024-01-02": "success"}
+    finally:
+        stopped = make(checkout, env, "airflow-stop")
+    assert stopped.returncode == 0 and "Airflow stopped" in stopped.stdout
+    for day in (today, "2024-01-01", "2024-01-02"):
+        assert ledger_states(lake, day) == {step: "success" for step in ledger.STEPS}
+        assert task_states(checkout, day) == {step: ("success", 1) for step in ledger.STEPS}
+    warehouse = admin.replace("dbname=postgres", "dbname=warehouse")
+    assert query(warehouse, "select obj_description('marts'::regnamespace)") == [("run_date 2024-01-02",)]
+    airflow_files = [path for path in (checkout / ".airflow").rglob("*") if path.is_file()]
+    airflow_files += list((checkout / "orchestration").rglob("*.py"))
+    assert any(path.name == "airflow.db" for path in airflow_files)
+    texts = printed + [path.read_bytes().decode("latin-1") for path in airflow_files]
+    for secret in (SUPERUSER, READER, OWNER):
+        assert not [text[:200] for text in texts if secret in text]
