@@ -79,7 +79,7 @@ docs: setup ## generate the dbt docs and serve them on 127.0.0.1:DOCS_PORT
 
 $(AIRFLOW_STAMP): orchestration/requirements-airflow.txt $(STAMP)
 	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(AIRFLOW_VENV)
-	$(VENV)/bin/uv pip install --quiet --python $(AIRFLOW_VENV)/bin/python -r orchestration/requirements-airflow.txt
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(AIRFLOW_VENV)/bin/python -r orchestration/requirements-airflow.txt
 	touch $(AIRFLOW_STAMP)
 
 airflow: $(AIRFLOW_STAMP) ## Airflow's scheduler and UI on 127.0.0.1:8081, DAG "lakehouse" on, daily (seeds an empty source)

@@ -116,7 +116,6 @@ def start() -> None:
     stopped = [name for name in SERVICES if _pid(name) is None]
     if stopped:
         airflow("db", "migrate", quiet=True)
-        airflow("dags", "reserialize", quiet=True)  # the DAG is in the DB before the scheduler looks
     for name, args in SERVICES.items():
         if name in stopped:
             with open(HOME / "logs" / f"{name}.log", "a") as log:
@@ -132,7 +131,14 @@ def start() -> None:
             problem = f"{', '.join(dead)} exited" if dead else f"no answer from {URL} in 120 s"
             sys.exit(f"error: Airflow did not start: {problem}; see {HOME / 'logs'}")
         time.sleep(1)
-    api(f"dags/{DAG_ID}?update_mask=is_paused", {"is_paused": False}, method="PATCH")
+    while True:  # the DAG processor has parsed the DAG when the API knows it
+        try:
+            api(f"dags/{DAG_ID}?update_mask=is_paused", {"is_paused": False}, method="PATCH")
+            break
+        except ApiError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     user, password = login()
     print(f"Airflow is up: {URL}/dags/{DAG_ID}  (login {user} / {password})")
     print(f"DAG {DAG_ID!r} is on, daily; logs in {HOME / 'logs'}; make airflow-stop stops it")
