@@ -80,8 +80,13 @@ class ApiError(RuntimeError):
         self.code = code
 
 
-def login() -> tuple[str, str]:
-    """The UI's user and the password Airflow generated for it."""
+def login() -> tuple[str, str] | None:
+    """The UI's user and the password Airflow generated for it; None when no one logs in.
+
+    No one does when AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS is true (every visitor is an admin).
+    """
+    if os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "").lower() == "true":
+        return None
     passwords = json.loads((HOME / "simple_auth_manager_passwords.json.generated").read_text())
     return "admin", passwords["admin"]
 
@@ -96,9 +101,11 @@ def _post(url: str, body: dict, headers: dict[str, str], method: str = "POST") -
 
 def api(path: str, body: dict | None = None, method: str = "POST") -> dict:
     """Call the REST API of the UI (``/api/v2/<path>``) as its user: GET without ``body``."""
-    user, password = login()
-    token = _post(f"{URL}/auth/token", {"username": user, "password": password}, {})["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {}
+    if credentials := login():
+        user, password = credentials
+        token = _post(f"{URL}/auth/token", {"username": user, "password": password}, {})["access_token"]
+        headers["Authorization"] = f"Bearer {token}"
     try:
         if body is None:
             with urllib.request.urlopen(urllib.request.Request(f"{URL}/api/v2/{path}", headers=headers)) as response:
@@ -139,8 +146,9 @@ def start() -> None:
             if exc.code != 404 or time.monotonic() > deadline:
                 raise
             time.sleep(1)
-    user, password = login()
-    print(f"Airflow is up: {URL}/dags/{DAG_ID}  (login {user} / {password})")
+    credentials = login()
+    access = "login {} / {}".format(*credentials) if credentials else "no login"
+    print(f"Airflow is up: {URL}/dags/{DAG_ID}  ({access})")
     print(f"DAG {DAG_ID!r} is on, daily; logs in {HOME / 'logs'}; make airflow-stop stops it")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,3 +163,28 @@ def user_env(tmp_path: Path, **variables: str) -> dict[str, str]:
     """A user's environment: nothing of the tests' own server, the given variables, a lake of its own."""
     env = {key: value for key, value in os.environ.items() if not names_a_server(key)}
     return {**env, "LAKEHOUSE_DATA": str(tmp_path / "data"), **variables}
+
+
+def browse(url: str, screenshot: Path, tmp_path: Path, height: int = 900) -> str:
+    """Open ``url`` in headless Chromium: save a screenshot, return the page's DOM once its scripts ran."""
+    chromium = shutil.which("chromium")
+    assert chromium, "the browser tests need Debian's chromium (apt-get install chromium; .ci/run does it)"
+    browser = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--virtual-time-budget=20000",
+    ]
+    dom = subprocess.run(browser + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        browser + [f"--window-size=1400,{height}", f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+    )
+    return dom

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import pytest
-from helpers import cli, docs_served, fetch, query
+from helpers import browse, cli, docs_served, fetch, query
 
 from extract import pipeline
 from extract.config import REPO_ROOT
@@ -125,28 +123,8 @@ def test_docs_site_serves_the_headline_mart_with_its_columns_and_lineage(docs_si
 
 @pytest.mark.browser
 def test_docs_page_in_a_browser(docs_site, tmp_path):
-    chromium = shutil.which("chromium")
-    assert chromium, "the browser tests need Debian's chromium (apt-get install chromium; .ci/run does it)"
-    url = docs_site + "/#!/model/model.lakehouse.order_lines"
-    browser = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--virtual-time-budget=20000",
-    ]
-    dom = subprocess.run(browser + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     screenshot = REPO_ROOT / "data" / "docs" / "order_lines.png"
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        browser + ["--window-size=1400,1400", f"--screenshot={screenshot}", url], capture_output=True, timeout=120
-    )
+    dom = browse(docs_site + "/#!/model/model.lakehouse.order_lines", screenshot, tmp_path, height=1400)
     assert "order_lines" in dom
     for column in ("order_id", "product_id", "customer_name", "product_name", "line_total"):
         assert column in dom, column
