@@ -13,7 +13,10 @@ from .config import PG_ENV, REPO_ROOT, SECRET_KEYWORDS, load_settings
 __all__ = ["crontab_line"]
 
 # What `make all` reads from the environment; cron starts jobs with almost none of it.
-SETTINGS = ("SOURCE_DSN", "WAREHOUSE_DSN", *PG_ENV, "ORDER_DETAILS_CSV", "LAKEHOUSE_DATA", "LAKEHOUSE_PG_PORT")
+SETTINGS = (
+    *("SOURCE_DSN", "WAREHOUSE_DSN", *PG_ENV, "ORDER_DETAILS_CSV"),
+    *("LAKEHOUSE_DATA", "LAKEHOUSE_PGDATA", "LAKEHOUSE_PG_PORT"),
+)
 
 
 def crontab_line(env: Mapping[str, str]) -> tuple[str, list[str]]:

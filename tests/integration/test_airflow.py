@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -94,6 +95,23 @@ def test_dags_test_runs_a_day_then_a_day_without_its_csv(demo, lake_env, checkou
     status = make(checkout, env, "status", f"DATE={MISSING}")
     assert f"extract_csv: failed: {tmp_path}/drops/order_details_{MISSING}.csv: file not found" in status.stdout
     assert_whole(demo, DAY)  # the warehouse still publishes the good day
+
+
+def test_the_cron_line_runs_today_with_the_settings_and_no_password(demo, lake_env, checkout):
+    env = {**lake_env, "PGPASSWORD": SUPERUSER}
+    printed = make(checkout, env, "cron")
+    assert printed.returncode == 0
+    (line,) = [line for line in printed.stdout.splitlines() if line.startswith("0 2 * * * ")]
+    assert SUPERUSER not in line and "PGPASSWORD is left out of the line" in printed.stderr
+    log = demo.data_dir / "cron.log"
+    assert line.endswith(f"make all >> {log} 2>&1") and f"cd {checkout} && " in line
+    # cron runs the line with sh and only HOME, LOGNAME, SHELL and PATH: the rest must be in the line.
+    cron_env = {"HOME": os.environ["HOME"], "LOGNAME": "root", "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run(["sh", "-c", line.removeprefix("0 2 * * * ")], env=cron_env, timeout=600)
+    assert ran.returncode == 0
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert f"summary for {today}" in log.read_text()
+    assert ledger_states(demo.data_dir, today) == {step: "success" for step in ledger.STEPS}
 
 
 def test_a_lock_is_retried_any_other_failure_is_not(checkout):
