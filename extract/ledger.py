@@ -15,6 +15,8 @@ from pathlib import Path
 __all__ = ["STEPS", "LockedError", "Step", "read", "record", "step_locks", "warehouse_lock"]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
+# The steps whose output each step reads, directly or not.
+UPSTREAM = {"load": STEPS[:2], "export": STEPS[:3]}
 
 
 class LockedError(RuntimeError):
@@ -98,13 +100,35 @@ def read(lake: Path, date: str | None = None) -> list[dict]:
     folders = [root / date] if date else sorted(p for p in root.glob("*") if p.is_dir())
     entries = []
     for folder in folders:
+        by_step = {}
         for path in sorted(folder.glob("*.json")):
             entry = json.loads(path.read_text())
             if entry["status"] == "running" and entry.get("host") == socket.gethostname() and not _alive(entry["pid"]):
                 entry["status"] = "interrupted"
                 entry["error"] = f"process {entry['pid']} ended before the step finished"
-            entries.append(entry)
+            by_step[entry["step"]] = entry
+        entries.extend(_behind_upstream(by_step).values())
     return entries
+
+
+def _behind_upstream(by_step: dict[str, dict]) -> dict[str, dict]:
+    """Mark the steps of one date that an upstream step ran again after: their record is of older input.
+
+    A step whose upstream then failed is 'upstream_failed' (as a scheduler's grid shows it); one
+    whose upstream then ran again, and did not fail, is 'outdated' until it runs again itself.
+    """
+    for step, upstream in UPSTREAM.items():
+        entry = by_step.get(step)
+        if entry is None or entry["status"] == "running":
+            continue
+        later = [by_step[u] for u in upstream if u in by_step and by_step[u]["started_at"] > entry["started_at"]]
+        failed = [u["step"] for u in later if u["status"] in ("failed", "interrupted", "upstream_failed")]
+        if later:
+            entry["status"] = "upstream_failed" if failed else "outdated"
+            entry["error"] = (
+                f"{failed[0]} failed after it ran" if failed else f"{later[0]['step']} ran again after it"
+            ) + f" (its last {step} ran at {entry['started_at']})"
+    return by_step
 
 
 @contextmanager

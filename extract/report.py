@@ -9,7 +9,7 @@ from .sql import quote
 
 __all__ = ["print_status", "print_summary", "rerun_command"]
 
-MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…"}
+MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…", "upstream_failed": "⊘", "outdated": "○"}
 RERUN = {
     "extract_postgres": "make extract load export DATE={date}",
     "extract_csv": "make extract load export DATE={date}",
@@ -42,7 +42,8 @@ def print_status(settings: Settings, date: str | None) -> None:
         cells = []
         for step in ledger.STEPS:
             entry = steps.get(step)
-            cell = "—" if entry is None else f"{MARKS[entry['status']]} {entry.get('rows', '')}"
+            rows = "" if entry is None or entry["status"] in ("upstream_failed", "outdated") else entry.get("rows", "")
+            cell = "—" if entry is None else f"{MARKS[entry['status']]} {rows}"
             cells.append(f"{cell:<18}")
         print(f"{day}  " + "  ".join(cells))
         for step in ledger.STEPS:

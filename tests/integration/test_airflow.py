@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +25,21 @@ from extract import ledger
 from extract.config import REPO_ROOT, load_settings
 
 PROJECT = ("Makefile", "pyproject.toml", "profiles.yml", "extract", "orchestration", "dbt_project")
-DAY, MISSING = "2024-01-15", "2024-01-16"
+DAY = "2024-01-15"
+# The README's "Every day" lines, each run below exactly as written.
+START, TEST_DAY, BACKFILL, STOP, CRON = (
+    "make airflow",
+    f"make airflow-test DATE={DAY}",
+    "make airflow-backfill FROM=2024-01-01 TO=2024-01-02",
+    "make airflow-stop",
+    "make cron",
+)
+
+
+def test_the_readme_shows_the_lines_tested_here():
+    section = (REPO_ROOT / "README.md").read_text().split("### Every day", 1)[1].split("\n### ", 1)[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert [line.split("  #", 1)[0].strip() for line in block.splitlines()] == [START, TEST_DAY, BACKFILL, STOP, CRON]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +65,9 @@ def checkout(airflow_venv, tmp_path) -> Path:
     return root
 
 
-def make(root: Path, env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``make <args>`` in ``root``, as a user types it."""
-    result = subprocess.run(["make", *args], cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+def make(root: Path, env: dict[str, str], line: str) -> subprocess.CompletedProcess:
+    """A ``make …`` line run in ``root``, as a user types it."""
+    result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     print(result.stdout[-3000:], result.stderr[-3000:])
     return result
 
@@ -73,9 +88,9 @@ def ledger_states(lake: Path, date: str) -> dict[str, str]:
     return {entry["step"]: entry["status"] for entry in ledger.read(lake, date)}
 
 
-def test_dags_test_runs_a_day_then_a_day_without_its_csv(demo, lake_env, checkout, tmp_path):
+def test_dags_test_runs_a_day_then_the_day_again_without_its_csv(demo, lake_env, checkout, tmp_path):
     env = {**lake_env, "AIRFLOW_PORT": str(free_port())}
-    result = make(checkout, env, "airflow-test", f"DATE={DAY}")
+    result = make(checkout, env, TEST_DAY)
     assert result.returncode == 0
     assert task_states(checkout, DAY) == {step: ("success", 1) for step in ledger.STEPS}
     assert ledger_states(demo.data_dir, DAY) == {step: "success" for step in ledger.STEPS}
@@ -83,23 +98,27 @@ def test_dags_test_runs_a_day_then_a_day_without_its_csv(demo, lake_env, checkou
     assert_whole(demo, DAY)
 
     missing = tmp_path / "drops" / "order_details_{date}.csv"
-    result = make(checkout, env, "airflow-test", f"DATE={MISSING}", f"ORDER_DETAILS_CSV={missing}")
+    result = make(checkout, env, f"{TEST_DAY} ORDER_DETAILS_CSV={missing}")
     assert result.returncode != 0
-    assert task_states(checkout, MISSING) == {
-        "extract_postgres": ("success", 1),
-        "extract_csv": ("failed", 1),  # exit 11 is not retried
-        "load": ("upstream_failed", 0),
-        "export": ("upstream_failed", 0),
+    grid = {
+        "extract_postgres": "success",
+        "extract_csv": "failed",
+        "load": "upstream_failed",
+        "export": "upstream_failed",
     }
-    assert ledger_states(demo.data_dir, MISSING) == {"extract_postgres": "success", "extract_csv": "failed"}
-    status = make(checkout, env, "status", f"DATE={MISSING}")
-    assert f"extract_csv: failed: {tmp_path}/drops/order_details_{MISSING}.csv: file not found" in status.stdout
-    assert_whole(demo, DAY)  # the warehouse still publishes the good day
+    assert task_states(checkout, DAY) == {
+        step: (state, 1 if state != "upstream_failed" else 0) for step, state in grid.items()
+    }  # exit 11 is not retried
+    assert ledger_states(demo.data_dir, DAY) == grid  # not the first run's load and export
+    status = make(checkout, env, f"make status DATE={DAY}")
+    assert f"extract_csv: failed: {tmp_path}/drops/order_details_{DAY}.csv: file not found" in status.stdout
+    assert "load: upstream_failed: extract_csv failed after it ran" in status.stdout
+    assert_whole(demo, DAY)  # the warehouse still publishes the first run, whole
 
 
 def test_the_cron_line_runs_today_with_the_settings_and_no_password(demo, lake_env, checkout):
     env = {**lake_env, "PGPASSWORD": SUPERUSER}
-    printed = make(checkout, env, "cron")
+    printed = make(checkout, env, CRON)
     assert printed.returncode == 0
     (line,) = [line for line in printed.stdout.splitlines() if line.startswith("0 2 * * * ")]
     assert SUPERUSER not in line and "PGPASSWORD is left out of the line" in printed.stderr
@@ -178,19 +197,19 @@ def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(sec
     lake = load_settings(env).data_dir
     printed = []
     try:
-        started = make(checkout, env, "airflow")
+        started = make(checkout, env, START)
         printed.append(started.stdout + started.stderr)
         assert started.returncode == 0
         assert f"Airflow is up: http://127.0.0.1:{port}/dags/lakehouse  (login admin / " in started.stdout
         today = _wait_for_the_scheduled_run(checkout, port)
         assert today == dt.datetime.now(dt.UTC).date().isoformat()
-        backfill = make(checkout, env, "airflow-backfill", "FROM=2024-01-01", "TO=2024-01-02")
+        backfill = make(checkout, env, BACKFILL)
         printed.append(backfill.stdout + backfill.stderr)
         assert backfill.returncode == 0
         assert "  2024-01-01  success\n  2024-01-02  success\n" in backfill.stdout
         assert _runs(checkout, port, "backfill") == {"2024-01-01": "success", "2024-01-02": "success"}
     finally:
-        stopped = make(checkout, env, "airflow-stop")
+        stopped = make(checkout, env, STOP)
     assert stopped.returncode == 0 and "Airflow stopped" in stopped.stdout
     for day in (today, "2024-01-01", "2024-01-02"):
         assert ledger_states(lake, day) == {step: "success" for step in ledger.STEPS}
@@ -211,12 +230,12 @@ def test_the_grid_in_a_browser(demo, lake_env, checkout, tmp_path):
     # A browser without a login: every user is an admin, for this test's server only.
     env = {**lake_env, "AIRFLOW_PORT": str(port), "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     try:
-        assert make(checkout, env, "airflow").returncode == 0
+        assert make(checkout, env, START).returncode == 0
         _wait_for_the_scheduled_run(checkout, port)
         screenshot = REPO_ROOT / "data" / "airflow" / "grid.png"
         dom = browse(f"http://127.0.0.1:{port}/dags/lakehouse", screenshot, tmp_path)
     finally:
-        make(checkout, env, "airflow-stop")
+        make(checkout, env, STOP)
     for task in ledger.STEPS:
         assert task in dom, task
     assert screenshot.stat().st_size > 10_000
