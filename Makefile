@@ -28,7 +28,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
 
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
-CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv $(ORDER_DETAILS_CSV)) --format $(FORMAT)
+CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(FORMAT)
 
 .PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-browser lint clean
 
@@ -91,6 +91,7 @@ airflow-test: $(AIRFLOW_STAMP) ## one run of the DAG for DATE in this process (a
 	$(AIRFLOW) test $(DATE)
 
 airflow-backfill: $(AIRFLOW_STAMP) ## one DAG run per day FROM..TO through the scheduler, one at a time; waits for them
+	$(if $(and $(FROM),$(TO)),,$(error make airflow-backfill needs FROM=YYYY-MM-DD TO=YYYY-MM-DD))
 	$(PY) -m extract seed $(SEED_ARGS)
 	$(AIRFLOW) backfill $(FROM) $(TO)
 
@@ -98,7 +99,7 @@ airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
 	-test -x $(AIRFLOW_VENV)/bin/python && $(AIRFLOW) stop
 
 cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
-	$(PY) -m extract cron
+	@$(PY) -m extract cron
 
 bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot): bench/results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -145,7 +145,7 @@ def write_partition(
     target = partition_file(lake, source, table, date, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in target.parent.glob(".*.tmp"):
-        leftover.unlink()  # from a run that was killed mid-write; the date lock keeps others out
+        leftover.unlink()  # from a run that was killed mid-write; the step's lock keeps others out
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     relation = con.sql(query)
     columns = [

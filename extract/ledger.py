@@ -28,7 +28,7 @@ def _folder(lake: Path, date: str) -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")  # orders a day's steps (_behind_upstream)
 
 
 def _write(path: Path, entry: dict) -> None:
@@ -117,11 +117,15 @@ def _behind_upstream(by_step: dict[str, dict]) -> dict[str, dict]:
     A step whose upstream then failed is 'upstream_failed' (as a scheduler's grid shows it); one
     whose upstream then ran again, and did not fail, is 'outdated' until it runs again itself.
     """
+
+    def started(entry: dict) -> dt.datetime:
+        return dt.datetime.fromisoformat(entry["started_at"])
+
     for step, upstream in UPSTREAM.items():
         entry = by_step.get(step)
         if entry is None or entry["status"] == "running":
             continue
-        later = [by_step[u] for u in upstream if u in by_step and by_step[u]["started_at"] > entry["started_at"]]
+        later = [by_step[u] for u in upstream if u in by_step and started(by_step[u]) > started(entry)]
         failed = [u["step"] for u in later if u["status"] in ("failed", "interrupted", "upstream_failed")]
         if later:
             entry["status"] = "upstream_failed" if failed else "outdated"

@@ -197,5 +197,6 @@ def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
         progress.details = {"paths": [str(p) for p in paths]}
         result.extend([rows, paths])
 
-    _run_step(settings, date, "export", write)
+    with ledger.warehouse_lock(settings.data_dir):  # no load publishes between the date check and the read
+        _run_step(settings, date, "export", write)
     return result[0], result[1]

@@ -8,6 +8,8 @@ metadata, the DAG folder, and the API server on 127.0.0.1:AIRFLOW_PORT (default 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -49,7 +51,8 @@ def airflow(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
     """Run one ``airflow`` command; with ``quiet`` its output is kept, and shown only if it fails."""
     result = subprocess.run([AIRFLOW, *args], env=environment(), capture_output=quiet, text=True)
     if result.returncode != 0 and quiet:
-        sys.exit(f"error: airflow {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+        sys.exit(f"error: airflow {' '.join(args)} failed: {last[0]}")
     return result
 
 
@@ -58,10 +61,11 @@ def _pid(name: str) -> int | None:
     path = HOME / "run" / f"{name}.pid"
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    # Not a pid the system has since given to another program: the service names itself in its command line.
+    return pid if name.replace("-", "_").encode() in command.replace(b"-", b"_") else None
 
 
 def _healthy() -> bool:
@@ -83,12 +87,13 @@ class ApiError(RuntimeError):
 def login() -> tuple[str, str] | None:
     """The UI's user and the password Airflow generated for it; None when no one logs in.
 
-    No one does when AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS is true (every visitor is an admin).
+    Airflow writes no password file when every visitor is an admin
+    (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True).
     """
-    if os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "").lower() == "true":
+    try:
+        return "admin", json.loads((HOME / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    except FileNotFoundError:
         return None
-    passwords = json.loads((HOME / "simple_auth_manager_passwords.json.generated").read_text())
-    return "admin", passwords["admin"]
 
 
 def _post(url: str, body: dict, headers: dict[str, str], method: str = "POST") -> dict:
@@ -101,19 +106,26 @@ def _post(url: str, body: dict, headers: dict[str, str], method: str = "POST") -
 
 def api(path: str, body: dict | None = None, method: str = "POST") -> dict:
     """Call the REST API of the UI (``/api/v2/<path>``) as its user: GET without ``body``."""
-    headers = {}
-    if credentials := login():
-        user, password = credentials
-        token = _post(f"{URL}/auth/token", {"username": user, "password": password}, {})["access_token"]
-        headers["Authorization"] = f"Bearer {token}"
     try:
+        headers = {}
+        if credentials := login():
+            user, password = credentials
+            token = _post(f"{URL}/auth/token", {"username": user, "password": password}, {})["access_token"]
+            headers["Authorization"] = f"Bearer {token}"
         if body is None:
-            with urllib.request.urlopen(urllib.request.Request(f"{URL}/api/v2/{path}", headers=headers)) as response:
+            request = urllib.request.Request(f"{URL}/api/v2/{path}", headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return json.load(response)
         return _post(f"{URL}/api/v2/{path}", body, headers, method)
     except urllib.error.HTTPError as exc:
-        detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+        answer = exc.read().decode(errors="replace")
+        try:
+            detail = json.loads(answer)["detail"]
+        except (ValueError, KeyError, TypeError):
+            detail = answer.strip() or exc.reason
         raise ApiError(exc.code, f"Airflow at {URL} answered {exc.code} to {path.split('?')[0]}: {detail}") from None
+    except OSError as exc:
+        raise ApiError(0, f"no answer from Airflow at {URL}: {exc}; make airflow starts it") from None
 
 
 def start() -> None:
@@ -143,8 +155,10 @@ def start() -> None:
             api(f"dags/{DAG_ID}?update_mask=is_paused", {"is_paused": False}, method="PATCH")
             break
         except ApiError as exc:
-            if exc.code != 404 or time.monotonic() > deadline:
+            if exc.code != 404:
                 raise
+            if time.monotonic() > deadline:
+                sys.exit(f"error: the DAG {DAG_ID} did not load; see {HOME / 'logs' / 'dag-processor.log'}")
             time.sleep(1)
     credentials = login()
     access = "login {} / {}".format(*credentials) if credentials else "no login"
@@ -156,13 +170,15 @@ def stop() -> None:
     """Stop the services: SIGTERM to each process group, SIGKILL after 30 s."""
     running = {name: pid for name in SERVICES if (pid := _pid(name)) is not None}
     for pid in running.values():
-        os.killpg(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while any(_pid(name) for name in running) and time.monotonic() < deadline:
         time.sleep(0.5)
     for name in running:
         if (pid := _pid(name)) is not None:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         (HOME / "run" / f"{name}.pid").unlink(missing_ok=True)
     print(f"Airflow stopped ({', '.join(running)})" if running else "Airflow was not running")
 
@@ -181,32 +197,54 @@ def _runs(start: str, end: str) -> dict[str, str]:
 
 
 def backfill(start_date: str, end_date: str) -> int:
-    """Queue one run per date with the scheduler, one at a time, and wait for them to end."""
+    """Queue one run per date with the scheduler, one at a time, wait for them, print each date's outcome.
+
+    Days that already have a run which succeeded (or is under way) are left as they are: Airflow
+    reruns only missing and failed days ("reprocess_behavior": "failed").
+    """
     start()
-    request = {"dag_id": DAG_ID, "from_date": f"{start_date}T00:00:00Z", "to_date": f"{end_date}T00:00:00Z"}
+    request = {
+        "dag_id": DAG_ID,
+        "from_date": f"{start_date}T00:00:00Z",
+        "to_date": f"{end_date}T00:00:00Z",
+        "max_active_runs": 1,
+        "reprocess_behavior": "failed",
+    }
+    planned = sorted(run["logical_date"][:10] for run in api("backfills/dry_run", request)["backfills"])
+    for day in (day for day in _days(start_date, end_date) if day not in planned):
+        print(f"  {day}  kept: it already has a run that succeeded or is under way", flush=True)
+    if not planned:
+        return 0
     # Two refusals pass: the scheduler marks a finished backfill complete every 30 s (409), and
     # SQLite, locked by the scheduler a moment, makes the API refuse a new backfill (503).
     deadline = time.monotonic() + 60
     while True:
         try:
-            api("backfills", {**request, "max_active_runs": 1, "reprocess_behavior": "failed"})
+            api("backfills", request)
             break
         except ApiError as exc:
             if exc.code not in (409, 503) or time.monotonic() > deadline:
                 raise
             print(f"waiting: {exc}", flush=True)
             time.sleep(3)
-    print(f"backfill {start_date} .. {end_date} queued; follow it at {URL}/dags/{DAG_ID}", flush=True)
+    print(f"backfill of {', '.join(planned)} queued; follow it at {URL}/dags/{DAG_ID}", flush=True)
     reported: dict[str, str] = {}
     while True:
-        runs = _runs(start_date, end_date)
-        for date, state in sorted(runs.items()):
-            if state in ("success", "failed") and reported.get(date) != state:
-                print(f"  {date}  {state}", flush=True)
-                reported[date] = state
-        if runs and all(state in ("success", "failed") for state in runs.values()):
-            return 0 if all(state == "success" for state in runs.values()) else 1
+        runs = {day: state for day, state in _runs(start_date, end_date).items() if day in planned}
+        for day, state in sorted(runs.items()):
+            if state in ("success", "failed") and reported.get(day) != state:
+                print(f"  {day}  {state}", flush=True)
+                reported[day] = state
+        if len(reported) == len(planned):
+            return 0 if all(state == "success" for state in reported.values()) else 1
+        if _pid("scheduler") is None:
+            sys.exit(f"error: Airflow's scheduler stopped before the backfill ended; see {HOME / 'logs'}")
         time.sleep(3)
+
+
+def _days(start_date: str, end_date: str) -> list[str]:
+    first, last = dt.date.fromisoformat(start_date), dt.date.fromisoformat(end_date)
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def main(argv: list[str]) -> int:
@@ -219,6 +257,11 @@ def main(argv: list[str]) -> int:
 
 
 def _command(argv: list[str]) -> int:
+    for date in argv[1:]:
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            sys.exit(f"error: date {date!r} is not YYYY-MM-DD")
     match argv:
         case ["start"]:
             start()

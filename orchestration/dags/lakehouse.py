@@ -11,6 +11,7 @@ stays one task: ``dbt build`` publishes the warehouse only when the whole projec
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, RetryDecision, RetryPolicy
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = f"{REPO / '.venv' / 'bin' / 'python'} -m extract"
+CLI = f"{shlex.quote(str(REPO / '.venv' / 'bin' / 'python'))} -m extract"
 CSV = '${ORDER_DETAILS_CSV:+--csv "$ORDER_DETAILS_CSV"}'  # {date} in it stays for the CLI to fill in
 LOCKED = re.compile(r"exit code 75\.?$")  # the CLI's exit code when another run holds a lock
 
