@@ -184,6 +184,23 @@ def _wait_for_the_scheduled_run(root: Path, port: int) -> str:
     raise AssertionError("the scheduled run did not end in 300 s")
 
 
+def _airflow_files(root: Path) -> list[str]:
+    """The text of every file of Airflow's home and of the DAG folder.
+
+    SQLite's write-ahead log goes away when its last connection closes, which a task process
+    may do after the services stopped: read again then (its content is in airflow.db by then).
+    """
+    for _ in range(10):
+        paths = [path for path in (root / ".airflow").rglob("*") if path.is_file()]
+        paths += list((root / "orchestration").rglob("*.py"))
+        assert any(path.name == "airflow.db" for path in paths)
+        try:
+            return [path.read_bytes().decode("latin-1") for path in paths]
+        except FileNotFoundError:
+            time.sleep(1)
+    raise AssertionError("Airflow's files kept changing after it stopped")
+
+
 def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(secured, checkout, tmp_path):
     settings, admin, csv_path = secured
     port = free_port()
@@ -216,10 +233,7 @@ def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(sec
         assert task_states(checkout, day) == {step: ("success", 1) for step in ledger.STEPS}
     warehouse = admin.replace("dbname=postgres", "dbname=warehouse")
     assert query(warehouse, "select obj_description('marts'::regnamespace)") == [("run_date 2024-01-02",)]
-    airflow_files = [path for path in (checkout / ".airflow").rglob("*") if path.is_file()]
-    airflow_files += list((checkout / "orchestration").rglob("*.py"))
-    assert any(path.name == "airflow.db" for path in airflow_files)
-    texts = printed + [path.read_bytes().decode("latin-1") for path in airflow_files]
+    texts = printed + _airflow_files(checkout)
     for secret in (SUPERUSER, READER, OWNER):
         assert not [text[:200] for text in texts if secret in text]
 
