@@ -29,7 +29,7 @@ DAG_ID = "lakehouse"
 SERVICES = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(PORT)],
     "dag-processor": ["dag-processor"],
-    "scheduler": ["scheduler"],
+    "scheduler": ["scheduler", "--skip-serve-logs"],  # the UI reads task logs from .airflow/logs: no port 8793
 }
 
 
@@ -147,7 +147,10 @@ def start() -> None:
         dead = [name for name in SERVICES if _pid(name) is None]
         if dead or time.monotonic() > deadline:
             stop()
-            problem = f"{', '.join(dead)} exited" if dead else f"no answer from {URL} in 120 s"
+            problem = f"no answer from {URL} in 120 s"
+            if dead:
+                last = (HOME / "logs" / f"{dead[0]}.log").read_text(errors="replace").strip().splitlines()[-1:]
+                problem = f"{', '.join(dead)} exited ({last[0] if last else 'no output'})"
             sys.exit(f"error: Airflow did not start: {problem}; see {HOME / 'logs'}")
         time.sleep(1)
     while True:  # the DAG processor has parsed the DAG when the API knows it

@@ -65,6 +65,14 @@ def checkout(airflow_venv, tmp_path) -> Path:
     return root
 
 
+def demo_only(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the real dump and CSV that `make test NORTHWIND_SQL=… ORDER_DETAILS_CSV=…` exports.
+
+    The make targets would load that dump into the test's source and extract that CSV.
+    """
+    return {key: value for key, value in env.items() if key not in ("NORTHWIND_SQL", "ORDER_DETAILS_CSV")}
+
+
 def make(root: Path, env: dict[str, str], line: str) -> subprocess.CompletedProcess:
     """A ``make …`` line run in ``root``, as a user types it."""
     result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True, text=True, timeout=600)
@@ -89,7 +97,7 @@ def ledger_states(lake: Path, date: str) -> dict[str, str]:
 
 
 def test_dags_test_runs_a_day_then_the_day_again_without_its_csv(demo, lake_env, checkout, tmp_path):
-    env = {**lake_env, "AIRFLOW_PORT": str(free_port())}
+    env = {**demo_only(lake_env), "AIRFLOW_PORT": str(free_port())}
     result = make(checkout, env, TEST_DAY)
     assert result.returncode == 0
     assert task_states(checkout, DAY) == {step: ("success", 1) for step in ledger.STEPS}
@@ -117,7 +125,7 @@ def test_dags_test_runs_a_day_then_the_day_again_without_its_csv(demo, lake_env,
 
 
 def test_the_cron_line_runs_today_with_the_settings_and_no_password(demo, lake_env, checkout):
-    env = {**lake_env, "PGPASSWORD": SUPERUSER}
+    env = {**demo_only(lake_env), "PGPASSWORD": SUPERUSER}
     printed = make(checkout, env, CRON)
     assert printed.returncode == 0
     (line,) = [line for line in printed.stdout.splitlines() if line.startswith("0 2 * * * ")]
@@ -204,13 +212,13 @@ def _airflow_files(root: Path) -> list[str]:
 def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(secured, checkout, tmp_path):
     settings, admin, csv_path = secured
     port = free_port()
-    env = user_env(
-        tmp_path,
-        SOURCE_DSN=f"host=127.0.0.1 port={settings.pg_port} dbname=northwind user=reader password={READER}",
-        WAREHOUSE_DSN=f"postgresql://owner:{OWNER}@127.0.0.1:{settings.pg_port}/warehouse",
-        ORDER_DETAILS_CSV=str(csv_path),
-        AIRFLOW_PORT=str(port),
-    )
+    env = {
+        **demo_only(user_env(tmp_path)),
+        "SOURCE_DSN": f"host=127.0.0.1 port={settings.pg_port} dbname=northwind user=reader password={READER}",
+        "WAREHOUSE_DSN": f"postgresql://owner:{OWNER}@127.0.0.1:{settings.pg_port}/warehouse",
+        "ORDER_DETAILS_CSV": str(csv_path),
+        "AIRFLOW_PORT": str(port),
+    }
     lake = load_settings(env).data_dir
     printed = []
     try:
@@ -242,7 +250,7 @@ def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(sec
 def test_the_grid_in_a_browser(demo, lake_env, checkout, tmp_path):
     port = free_port()
     # A browser without a login: every user is an admin, for this test's server only.
-    env = {**lake_env, "AIRFLOW_PORT": str(port), "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env = {**demo_only(lake_env), "AIRFLOW_PORT": str(port), "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     try:
         assert make(checkout, env, START).returncode == 0
         _wait_for_the_scheduled_run(checkout, port)
