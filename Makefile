@@ -33,7 +33,7 @@ CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(F
 .PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-browser lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
