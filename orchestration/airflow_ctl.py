@@ -48,7 +48,7 @@ def environment() -> dict[str, str]:
 
 
 def airflow(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
-    """Run one ``airflow`` command; with ``quiet`` its output is kept, and shown only if it fails."""
+    """Run one ``airflow`` command; with ``quiet`` its output is kept, and its last line is the error if it fails."""
     result = subprocess.run([AIRFLOW, *args], env=environment(), capture_output=quiet, text=True)
     if result.returncode != 0 and quiet:
         last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
