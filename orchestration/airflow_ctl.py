@@ -56,16 +56,26 @@ def airflow(*args: str, quiet: bool = False) -> subprocess.CompletedProcess:
     return result
 
 
-def _pid(name: str) -> int | None:
-    """The pid of a running service, or None."""
-    path = HOME / "run" / f"{name}.pid"
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None if it has ended (or is a zombie)."""
     try:
-        pid = int(path.read_text())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state, *fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return None if state in ("Z", "X") else fields[18]  # field 22 of proc(5)
+
+
+def _pid(name: str) -> int | None:
+    """The pid of a running service, or None.
+
+    The pid file keeps the process's start time too, so a pid the system has since given to
+    another program is not taken for the service (its command line is no proof: Airflow renames it).
+    """
+    try:
+        pid, started = (HOME / "run" / f"{name}.pid").read_text().split()
     except (FileNotFoundError, ValueError):
         return None
-    # Not a pid the system has since given to another program: the service names itself in its command line.
-    return pid if name.replace("-", "_").encode() in command.replace(b"-", b"_") else None
+    return int(pid) if _started(int(pid)) == started else None
 
 
 def _healthy() -> bool:
@@ -141,7 +151,7 @@ def start() -> None:
                 process = subprocess.Popen(
                     [AIRFLOW, *args], env=environment(), stdout=log, stderr=log, start_new_session=True
                 )
-            (HOME / "run" / f"{name}.pid").write_text(str(process.pid))
+            (HOME / "run" / f"{name}.pid").write_text(f"{process.pid} {_started(process.pid)}")
     deadline = time.monotonic() + 120
     while not _healthy():
         dead = [name for name in SERVICES if _pid(name) is None]
