@@ -14,10 +14,11 @@ from .cron import crontab_line
 from .dbt import DbtError, run_dbt
 from .report import print_status, print_summary
 from .source import SourceError
+from .storage import LakeError
 
 __all__ = ["main"]
 
-EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_DBT, EXIT_BACKFILL, EXIT_LOCKED = 2, 3, 4, 5, 6, 75
+EXIT_USAGE, EXIT_SERVER, EXIT_SEED, EXIT_DBT, EXIT_BACKFILL, EXIT_LAKE, EXIT_LOCKED = 2, 3, 4, 5, 6, 7, 75
 
 
 def _today() -> str:
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         description="The local lakehouse: daily snapshots of a PostgreSQL database and a CSV into a Parquet "
         "lake (step 1), loaded into a PostgreSQL warehouse with dbt (step 2). Dates are YYYY-MM-DD, UTC.",
         epilog="Exit codes: 10 extract_postgres, 11 extract_csv, 12 load, 13 export, 6 backfill with failed days, "
-        "2 bad arguments, 3 embedded server, 4 seeding, 5 dbt, 75 another run holds the lock.",
+        "2 bad arguments, 3 embedded server, 4 seeding, 5 dbt, 7 the lake cannot be reached, "
+        "75 another run holds the lock.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -126,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"embedded PostgreSQL {'running' if running else 'stopped'} ({settings.pgdata})")
             return 0 if running else 1
         return 0
+    if args.command not in ("server", "cron", "psql"):
+        settings.lake.check()  # an unreachable bucket stops the command before anything is written
     if args.command == "status":
         print_status(settings, args.date)
         return 0
@@ -140,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         dsn, secret = password_apart(settings.dsn(args.role))
         os.execve(server.POSTGRES_BIN / "psql", ["psql", "-d", dsn], {**os.environ, **secret})
     if args.command == "docs":
-        with ledger.warehouse_lock(settings.data_dir):  # a load holds DuckDB's file and rewrites the warehouse
+        with ledger.warehouse_lock(settings.lake):  # a load holds DuckDB's file and rewrites the warehouse
             run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0
@@ -175,7 +179,7 @@ def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: 
     """The steps ``args.command`` names, for one date, in order; the first failure stops them."""
     steps = _steps(args)
     reads = ("extract_postgres", "extract_csv") if "load" in steps else ()  # no extract rewrites what a load reads
-    with ledger.step_locks(settings.data_dir, date, steps + reads):
+    with ledger.step_locks(settings.lake, date, steps + reads):
         extracts = tuple(step for step in steps if step.startswith("extract_"))
         if extracts:
             sources = {"extract_postgres": redact(settings.dsn("source")), "extract_csv": str(csv_path)}
@@ -220,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     except SourceError as exc:
         print(f"error: seed: {exc}", file=sys.stderr)
         return EXIT_SEED
+    except LakeError as exc:
+        print(f"error: lake: {exc}", file=sys.stderr)
+        return EXIT_LAKE
     except ledger.LockedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from psycopg2.extensions import make_dsn, parse_dsn
+
+from .storage import LocalLake, S3Lake, open_lake
 
 __all__ = [
     "REPO_ROOT",
@@ -34,7 +37,9 @@ class Settings:
     """Where the lake lives and how to reach each database role.
 
     Attributes:
-        data_dir: root of the lake and the run ledger (``LAKEHOUSE_DATA``).
+        lake_url: the lake and its run ledger (``LAKEHOUSE_DATA``): a folder or ``s3://bucket/prefix``.
+        data_dir: the local folder for DuckDB's file, the exports, the demo CSV and files being
+            written (``LAKEHOUSE_STATE``): the lake folder itself, or ``data/`` when the lake is on S3.
         pgdata: data folder of the embedded PostgreSQL (``LAKEHOUSE_PGDATA``).
         pg_port: TCP port of the embedded PostgreSQL on 127.0.0.1 (``LAKEHOUSE_PG_PORT``).
         dsns: libpq DSN per role given by the user (``SOURCE_DSN``, ``WAREHOUSE_DSN``),
@@ -42,15 +47,23 @@ class Settings:
         workers: tables extracted at the same time (``LAKEHOUSE_WORKERS``, default: the cores).
         duckdb_threads: DuckDB worker threads (``LAKEHOUSE_DUCKDB_THREADS``, default: the cores).
         memory_limit: DuckDB's memory limit in step 1 (``LAKEHOUSE_MEMORY_LIMIT``, default 1GB).
+        aws: the ``AWS_*`` variables, for a lake on S3.
     """
 
+    lake_url: str
     data_dir: Path
     pgdata: Path
     pg_port: int
     dsns: Mapping[str, str]
+    aws: Mapping[str, str] = field(default_factory=dict)
     workers: int = 2
     duckdb_threads: int | None = None
     memory_limit: str = "1GB"
+
+    @cached_property
+    def lake(self) -> LocalLake | S3Lake:
+        """The lake's store (opened once: an S3 client is slow to make)."""
+        return open_lake(self.lake_url, self.data_dir, self.aws)
 
     @property
     def embedded_roles(self) -> tuple[str, ...]:
@@ -92,11 +105,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         elif any(env.get(name) for name in PG_ENV):
             # libpq fills host, port, user and password from the PG* variables (or PGSERVICE's file).
             dsns[role] = f"dbname={DEFAULT_DBNAMES[role]}"
+    lake_url = env.get("LAKEHOUSE_DATA") or str(REPO_ROOT / "data")
+    on_s3 = lake_url.startswith("s3://")
+    state = env.get("LAKEHOUSE_STATE") or (str(REPO_ROOT / "data") if on_s3 else lake_url)
     return Settings(
-        data_dir=Path(env.get("LAKEHOUSE_DATA", REPO_ROOT / "data")).resolve(),
+        lake_url=lake_url.rstrip("/") if on_s3 else str(Path(lake_url).resolve()),
+        data_dir=Path(state).resolve(),
         pgdata=Path(env.get("LAKEHOUSE_PGDATA", REPO_ROOT / ".pgdata")).resolve(),
         pg_port=int(env.get("LAKEHOUSE_PG_PORT", "5433")),
         dsns=dsns,
+        aws={key: value for key, value in env.items() if key.startswith("AWS_")},
         workers=int(env.get("LAKEHOUSE_WORKERS") or os.cpu_count() or 2),
         duckdb_threads=int(env["LAKEHOUSE_DUCKDB_THREADS"]) if env.get("LAKEHOUSE_DUCKDB_THREADS") else None,
         memory_limit=env.get("LAKEHOUSE_MEMORY_LIMIT", "1GB"),

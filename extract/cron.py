@@ -15,7 +15,8 @@ __all__ = ["crontab_line"]
 # What `make all` reads from the environment; cron starts jobs with almost none of it.
 SETTINGS = (
     *("SOURCE_DSN", "WAREHOUSE_DSN", *PG_ENV, "ORDER_DETAILS_CSV"),
-    *("LAKEHOUSE_DATA", "LAKEHOUSE_PGDATA", "LAKEHOUSE_PG_PORT"),
+    *("LAKEHOUSE_DATA", "LAKEHOUSE_STATE", "LAKEHOUSE_PGDATA", "LAKEHOUSE_PG_PORT"),
+    *("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"),
 )
 
 
@@ -37,6 +38,8 @@ def crontab_line(env: Mapping[str, str]) -> tuple[str, list[str]]:
         assignments.append(f"{name}={shlex.quote(value)}")
     if env.get("PGPASSWORD"):
         notes.append("PGPASSWORD is left out of the line: put the password in ~/.pgpass, which libpq reads")
+    if env.get("AWS_SECRET_ACCESS_KEY"):
+        notes.append("the AWS keys are left out of the line: put them in ~/.aws/credentials, which boto3 reads")
     log = load_settings(env).data_dir / "cron.log"
     make = shutil.which("make", path=env.get("PATH")) or "/usr/bin/make"
     command = " ".join(

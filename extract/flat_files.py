@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from .lake import Manifest, write_partition
+from .lake import Lake, Manifest, write_partition
 from .sql import literal
 
 __all__ = ["SCHEMAS", "CsvError", "extract_csv"]
@@ -42,7 +42,7 @@ def _check_header(path: Path, expected: list[str]) -> None:
 
 
 def extract_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, *, name: str, lake: Path, date: str, fmt: str = "parquet"
+    con: duckdb.DuckDBPyConnection, path: Path, *, name: str, lake: Lake, date: str, fmt: str = "parquet"
 ) -> Manifest:
     """Read CSV ``path`` with the schema of ``name`` and write its partition.
 

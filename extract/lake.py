@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +11,9 @@ from pathlib import Path
 import duckdb
 
 from .sql import literal, quote
+from .storage import LocalLake, S3Lake, sha256_file
+
+Lake = LocalLake | S3Lake
 
 __all__ = [
     "FORMATS",
@@ -74,41 +75,26 @@ def _safe_name(name: str) -> str:
     return name
 
 
-def partition_dir(lake: Path, source: str, table: str, date: str) -> Path:
-    """``<lake>/<source>/<table>/<date>/``."""
-    return lake / _safe_name(source) / _safe_name(table) / date
+def partition_dir(source: str, table: str, date: str) -> str:
+    """The key of a partition's folder: ``<source>/<table>/<date>``."""
+    return f"{_safe_name(source)}/{_safe_name(table)}/{date}"
 
 
-def partition_file(lake: Path, source: str, table: str, date: str, fmt: str = "parquet") -> Path:
-    """``<lake>/<source>/<table>/<date>/<table>.<fmt>``."""
-    return partition_dir(lake, source, table, date) / f"{table}.{fmt}"
+def partition_file(source: str, table: str, date: str, fmt: str = "parquet") -> str:
+    """The key of a partition's data file: ``<source>/<table>/<date>/<table>.<fmt>``."""
+    return f"{partition_dir(source, table, date)}/{table}.{fmt}"
 
 
-def manifest_path(lake: Path, source: str, table: str, date: str) -> Path:
-    """The manifest beside a partition's data file."""
-    return partition_dir(lake, source, table, date) / MANIFEST
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def manifest_path(source: str, table: str, date: str) -> str:
+    """The key of the manifest beside a partition's data file."""
+    return f"{partition_dir(source, table, date)}/{MANIFEST}"
 
 
 def write_partition(
     con: duckdb.DuckDBPyConnection,
     query: str,
     *,
-    lake: Path,
+    lake: Lake,
     source: str,
     table: str,
     date: str,
@@ -119,14 +105,15 @@ def write_partition(
 ) -> Manifest:
     """Write ``query``'s result as one partition, whole or not at all.
 
-    The file is written to a temporary name in the partition folder and renamed;
-    the old manifest is removed first and the new one written last, so a partition
-    interrupted at any point has no manifest that matches it.
+    The file is written to a local temporary file and checked (row count, sums), then
+    moved (local lake) or uploaded (S3) to its key whole; the old manifest is removed
+    first and the new one written last, so a partition interrupted at any point has no
+    manifest that matches it. DuckDB never writes a final key itself.
 
     Args:
         con: DuckDB connection that can run ``query``.
         query: SELECT producing the partition's rows, in a deterministic order.
-        lake: lake root.
+        lake: the lake's store.
         source: lake source folder ("postgres", "csv").
         table: table name (also the file name).
         date: run date, YYYY-MM-DD.
@@ -142,11 +129,9 @@ def write_partition(
     Returns:
         The manifest written beside the file.
     """
-    target = partition_file(lake, source, table, date, fmt)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in target.parent.glob(".*.tmp"):
-        leftover.unlink()  # from a run that was killed mid-write; the step's lock keeps others out
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    key = partition_file(source, table, date, fmt)
+    lake.clear_leftovers(partition_dir(source, table, date))  # of a killed run; the step's lock keeps others out
+    tmp = lake.staging_file(key)
     relation = con.sql(query)
     columns = [
         {"name": name, "type": str(kind), **columns_meta[name]}
@@ -164,7 +149,7 @@ def write_partition(
         source=source,
         table=table,
         date=date,
-        file=target.name,
+        file=key.rsplit("/", 1)[1],
         format=fmt,
         rows=int(rows),
         bytes=tmp.stat().st_size,
@@ -174,13 +159,16 @@ def write_partition(
         checksums=checksums,
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
-    manifest_file = target.parent / MANIFEST
-    manifest_file.unlink(missing_ok=True)
-    for other in FORMATS:
-        if other != fmt:  # the other format's file of an earlier run of this day
-            partition_file(lake, source, table, date, other).unlink(missing_ok=True)
-    os.replace(tmp, target)
-    _write_atomically(manifest_file, json.dumps(asdict(manifest), indent=2) + "\n")
+    manifest_key = manifest_path(source, table, date)
+    lake.delete(manifest_key)
+    try:
+        for other in FORMATS:
+            if other != fmt:  # the other format's file of an earlier run of this day
+                lake.delete(partition_file(source, table, date, other))
+        lake.publish(tmp, key)
+    finally:
+        tmp.unlink(missing_ok=True)
+    lake.write_text(manifest_key, json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
 
 
@@ -199,10 +187,11 @@ def _column_sums(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]
     return dict(zip(names, con.execute(f"select {sums} from {relation}").fetchone(), strict=True))
 
 
-def schema_drift(lake: Path, manifest: Manifest) -> list[str]:
+def schema_drift(lake: Lake, manifest: Manifest) -> list[str]:
     """Columns added, dropped or retyped since the latest earlier partition of the same table."""
-    folder = partition_dir(lake, manifest.source, manifest.table, manifest.date).parent
-    earlier = sorted(p.parent.name for p in folder.glob(f"*/{MANIFEST}") if p.parent.name < manifest.date)
+    folder = partition_dir(manifest.source, manifest.table, manifest.date).rsplit("/", 1)[0]
+    dates = {key.split("/")[-2] for key in lake.keys(folder) if key.endswith("/" + MANIFEST)}
+    earlier = sorted(date for date in dates if date < manifest.date)
     if not earlier:
         return []
     before = {
@@ -220,18 +209,18 @@ def schema_drift(lake: Path, manifest: Manifest) -> list[str]:
     return changes
 
 
-def read_manifest(lake: Path, source: str, table: str, date: str) -> Manifest:
+def read_manifest(lake: Lake, source: str, table: str, date: str) -> Manifest:
     """Read a partition's manifest; PartitionError names the partition if it is missing or unreadable."""
-    path = manifest_path(lake, source, table, date)
+    where = lake.url(manifest_path(source, table, date))
     try:
-        return Manifest(**json.loads(path.read_text()))
+        return Manifest(**json.loads(lake.read_text(manifest_path(source, table, date))))
     except FileNotFoundError:
-        raise PartitionError(f"{source}/{table} for {date}: no manifest at {path} (partition incomplete)") from None
+        raise PartitionError(f"{source}/{table} for {date}: no manifest at {where} (partition incomplete)") from None
     except (ValueError, TypeError) as exc:
-        raise PartitionError(f"{source}/{table} for {date}: unreadable manifest {path}: {exc}") from None
+        raise PartitionError(f"{source}/{table} for {date}: unreadable manifest {where}: {exc}") from None
 
 
-def verify(lake: Path, source: str, table: str, date: str) -> Manifest:
+def verify(lake: Lake, source: str, table: str, date: str) -> Manifest:
     """Check that a partition's file exists and matches its manifest (size and checksum).
 
     Returns:
@@ -241,10 +230,11 @@ def verify(lake: Path, source: str, table: str, date: str) -> Manifest:
         PartitionError: naming the partition and what does not match.
     """
     manifest = read_manifest(lake, source, table, date)
-    path = partition_dir(lake, source, table, date) / manifest.file
+    key = f"{partition_dir(source, table, date)}/{manifest.file}"
     where = f"{source}/{table} for {date}"
-    if not path.exists():
-        raise PartitionError(f"{where}: data file {path} is missing")
-    if path.stat().st_size != manifest.bytes or sha256_file(path) != manifest.sha256:
-        raise PartitionError(f"{where}: {path} does not match its manifest (size or checksum differ)")
+    found = lake.digest(key)
+    if found is None:
+        raise PartitionError(f"{where}: data file {lake.url(key)} is missing")
+    if found != (manifest.bytes, manifest.sha256):
+        raise PartitionError(f"{where}: {lake.url(key)} does not match its manifest (size or checksum differ)")
     return manifest

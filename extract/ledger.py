@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
+
+from .storage import LocalLake, LockedError, S3Lake
+
+Lake = LocalLake | S3Lake
 
 __all__ = ["STEPS", "LockedError", "Step", "read", "record", "step_locks", "warehouse_lock"]
 
@@ -19,23 +21,12 @@ STEPS = ("extract_postgres", "extract_csv", "load", "export")
 UPSTREAM = {"load": STEPS[:2], "export": STEPS[:3]}
 
 
-class LockedError(RuntimeError):
-    """Another run holds the lock for this date."""
-
-
-def _folder(lake: Path, date: str) -> Path:
-    return lake / "_ledger" / date
+def _folder(date: str) -> str:
+    return f"_ledger/{date}"
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")  # orders a day's steps (_behind_upstream)
-
-
-def _write(path: Path, entry: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entry, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class Step:
@@ -48,13 +39,13 @@ class Step:
 
 
 @contextmanager
-def record(lake: Path, date: str, step: str) -> Iterator[Step]:
+def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
     """Record ``step`` for ``date``: 'running' at once, then 'success' or 'failed' with the error.
 
     A process killed mid-step leaves 'running' with its pid, which ``read`` reports
     as 'interrupted' once that pid is gone.
     """
-    path = _folder(lake, date) / f"{step}.json"
+    key = f"{_folder(date)}/{step}.json"
     entry = {
         "date": date,
         "step": step,
@@ -63,7 +54,7 @@ def record(lake: Path, date: str, step: str) -> Iterator[Step]:
         "pid": os.getpid(),
         "host": socket.gethostname(),
     }
-    _write(path, entry)
+    lake.write_text(key, json.dumps(entry, indent=2) + "\n")
     started = time.monotonic()
     progress = Step()
     try:
@@ -81,7 +72,7 @@ def record(lake: Path, date: str, step: str) -> Iterator[Step]:
             bytes=progress.bytes,
             details=progress.details,
         )
-        _write(path, entry)
+        lake.write_text(key, json.dumps(entry, indent=2) + "\n")
 
 
 def _alive(pid: int) -> bool:
@@ -94,15 +85,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def read(lake: Path, date: str | None = None) -> list[dict]:
+def read(lake: Lake, date: str | None = None) -> list[dict]:
     """Ledger entries, for one date or all, oldest date first; dead 'running' ones become 'interrupted'."""
-    root = lake / "_ledger"
-    folders = [root / date] if date else sorted(p for p in root.glob("*") if p.is_dir())
+    by_date: dict[str, list[str]] = {}
+    for key in lake.keys(_folder(date) if date else "_ledger"):
+        if key.endswith(".json") and key.count("/") == 2:
+            by_date.setdefault(key.split("/")[1], []).append(key)
     entries = []
-    for folder in folders:
+    for _, keys in sorted(by_date.items()):
         by_step = {}
-        for path in sorted(folder.glob("*.json")):
-            entry = json.loads(path.read_text())
+        for key in keys:
+            entry = json.loads(lake.read_text(key))
             if entry["status"] == "running" and entry.get("host") == socket.gethostname() and not _alive(entry["pid"]):
                 entry["status"] = "interrupted"
                 entry["error"] = f"process {entry['pid']} ended before the step finished"
@@ -136,24 +129,7 @@ def _behind_upstream(by_step: dict[str, dict]) -> dict[str, dict]:
 
 
 @contextmanager
-def _hold(path: Path, what: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LockedError(f"{what} is already being written by {holder}; try again when it ends") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
-        handle.flush()
-        yield
-
-
-@contextmanager
-def step_locks(lake: Path, date: str, steps: tuple[str, ...]) -> Iterator[None]:
+def step_locks(lake: Lake, date: str, steps: tuple[str, ...]) -> Iterator[None]:
     """Hold the locks of ``steps`` for ``date``; LockedError says who holds one if it is taken.
 
     A command locks the steps whose lake files it writes and those it reads, so the two
@@ -163,10 +139,10 @@ def step_locks(lake: Path, date: str, steps: tuple[str, ...]) -> Iterator[None]:
     with ExitStack() as held:
         for step in STEPS:  # always in the same order
             if step in steps:
-                held.enter_context(_hold(_folder(lake, date) / f".{step}.lock", f"{step} for {date}"))
+                held.enter_context(lake.lock(f"{_folder(date)}/.{step}.lock", f"{step} for {date}"))
         yield
 
 
-def warehouse_lock(lake: Path):
+def warehouse_lock(lake: Lake):
     """Hold the warehouse's write lock: one load at a time, whatever its date."""
-    return _hold(lake / "_ledger" / ".warehouse.lock", "the warehouse")
+    return lake.lock("_ledger/.warehouse.lock", "the warehouse")

@@ -15,7 +15,7 @@ from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
-from .lake import schema_drift
+from .lake import Lake, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
@@ -85,7 +85,7 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
 def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
     """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed."""
     try:
-        with ledger.record(settings.data_dir, date, step) as progress:
+        with ledger.record(settings.lake, date, step) as progress:
             try:
                 work(progress)
             except Exception as exc:
@@ -97,7 +97,7 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
         raise StepFailed(step, str(exc).splitlines()[0]) from exc
 
 
-def _record_manifests(step: ledger.Step, lake: Path, manifests: list) -> None:
+def _record_manifests(step: ledger.Step, lake: Lake, manifests: list) -> None:
     drift = [change for m in manifests for change in schema_drift(lake, m)]
     step.rows = sum(m.rows for m in manifests)
     step.bytes = sum(m.bytes for m in manifests)
@@ -123,7 +123,7 @@ def extract(
     parallel parse would hold several buffers of it in memory at once. ``{date}`` in
     ``csv_path`` stands for the run date, for sources that drop one file a day.
     """
-    lake = settings.data_dir
+    lake = settings.lake
     csv_path = Path(str(csv_path).replace("{date}", date))
     progress = Progress(live=False if quiet else None, parts=len(steps))  # the tables, the CSV or both
 
@@ -169,14 +169,14 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
     """Step 2: ``dbt build`` for ``date``; dbt itself refuses incomplete partitions."""
 
     def build(progress: ledger.Step) -> None:
-        extracted = [e for e in ledger.read(settings.data_dir, date) if e["step"].startswith("extract_")]
+        extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
         run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}', lake_format: {lake_format}}}")
         progress.rows = sum(entry["rows"] for entry in extracted)
         progress.details = {"target": target, "tests": dbt_test_counts()}
 
-    with ledger.warehouse_lock(settings.data_dir):
+    with ledger.warehouse_lock(settings.lake):
         _run_step(settings, date, "load" if target == "lakehouse" else f"load_{target}", build)
 
 
@@ -197,6 +197,6 @@ def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
         progress.details = {"paths": [str(p) for p in paths]}
         result.extend([rows, paths])
 
-    with ledger.warehouse_lock(settings.data_dir):  # no load publishes between the date check and the read
+    with ledger.warehouse_lock(settings.lake):  # no load publishes between the date check and the read
         _run_step(settings, date, "export", write)
     return result[0], result[1]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 
 from .config import redact
-from .lake import Manifest, write_partition
+from .lake import Lake, Manifest, write_partition
 from .progress import Progress
 from .sql import literal, quote
 from .types import (
@@ -163,7 +162,7 @@ def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: 
 def extract_tables(
     con: duckdb.DuckDBPyConnection,
     *,
-    lake: Path,
+    lake: Lake,
     date: str,
     origin: str,
     schema: str = "public",

@@ -30,9 +30,9 @@ def rerun_command(entries: list[dict], date: str) -> str | None:
 
 def print_status(settings: Settings, date: str | None) -> None:
     """Print the ledger: every date, or one in detail, with the command that resumes a failed date."""
-    entries = ledger.read(settings.data_dir, date)
+    entries = ledger.read(settings.lake, date)
     if not entries:
-        print(f"no runs recorded{' for ' + date if date else ''} in {settings.data_dir / '_ledger'}")
+        print(f"no runs recorded{' for ' + date if date else ''} in {settings.lake.url('_ledger')}")
         return
     by_date: dict[str, dict[str, dict]] = {}
     for entry in entries:
@@ -69,7 +69,7 @@ def _count(con, relation: str) -> int:
 
 def print_summary(settings: Settings, date: str) -> None:
     """Print rows extracted per table, rows in the warehouse, dbt test results and evidence paths."""
-    entries = {entry["step"]: entry for entry in ledger.read(settings.data_dir, date)}
+    entries = {entry["step"]: entry for entry in ledger.read(settings.lake, date)}
     partitions = [p for step in ("extract_postgres", "extract_csv") for p in entries[step]["details"]["partitions"]]
     with duck.connect() as con:
         attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)

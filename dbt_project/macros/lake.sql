@@ -15,13 +15,25 @@
 {%- endmacro %}
 
 {#
-    The lake root, as the profile sets it (LAKEHOUSE_DATA, or data/ beside profiles.yml).
-    It is DuckDB's file_search_path, so lake paths are written relative to it, whatever
-    folder dbt was started from; messages name it in full.
+    The lake root: LAKEHOUSE_DATA when it is s3://bucket/prefix; else the folder the profile
+    gives DuckDB as its file_search_path (LAKEHOUSE_DATA, or data/ beside profiles.yml), so
+    local lake paths are relative to it, whatever folder dbt was started from.
 #}
 {% macro lake_root() -%}
-    {{ return(target.settings['file_search_path']) }}
+    {% set url = env_var('LAKEHOUSE_DATA', '') %}
+    {{ return(url.rstrip('/') if url.startswith('s3://') else target.settings['file_search_path']) }}
 {%- endmacro %}
+
+{# Where DuckDB finds a lake key: below the bucket's prefix, or relative to the local lake root. #}
+{% macro lake_path(key) -%}
+    {{ return(lake_root() ~ '/' ~ key if lake_root().startswith('s3://') else key) }}
+{%- endmacro %}
+
+{# The names of the files in a lake folder (a listing: on S3, glob of a literal key finds it even when absent). #}
+{% macro lake_file_names(folder) %}
+    {% set found = run_query("select parse_filename(file) from glob(" ~ lake_sql_string(lake_path(folder ~ '/*')) ~ ")") %}
+    {{ return(found.columns[0].values() | list) }}
+{% endmacro %}
 
 {% macro lake_quote(identifier) -%}
     "{{ identifier | replace('"', '""') }}"
@@ -31,8 +43,9 @@
     {{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
 {%- endmacro %}
 
-{# Parse the JSON files matching a glob; missing files give an empty list. #}
+{# Parse the JSON files matching a glob of lake keys; missing files give an empty list. #}
 {% macro lake_read_json_files(pattern) %}
+    {% set pattern = lake_path(pattern) %}
     {% set any_file = run_query("select count(*) from glob(" ~ lake_sql_string(pattern) ~ ")").columns[0].values()[0] %}
     {% set found = run_query(
         "select filename, content from read_text(" ~ lake_sql_string(pattern) ~ ") order by filename"
@@ -55,7 +68,7 @@
 
 {# A read_parquet/read_csv call over one partition's file, typed by its manifest. #}
 {% macro lake_read_partition(manifest) -%}
-    {%- set path = lake_partition_dir(manifest['source'], manifest['table']) ~ '/' ~ manifest['file'] -%}
+    {%- set path = lake_path(lake_partition_dir(manifest['source'], manifest['table']) ~ '/' ~ manifest['file']) -%}
     {%- if manifest['format'] == 'parquet' -%}
         read_parquet({{ lake_sql_string(path) }})
     {%- else -%}

@@ -53,16 +53,15 @@
 {% macro lake_partition_problems(listed) %}
     {% set name = listed['source'] ~ '/' ~ listed['table'] %}
     {% set folder = lake_partition_dir(listed['source'], listed['table']) %}
-    {% set manifests = lake_read_json_files(folder ~ '/_manifest.json') %}
-    {% if not manifests %}
+    {% set names = lake_file_names(folder) %}
+    {% if '_manifest.json' not in names %}
         {{ return([name ~ ': no manifest in ' ~ lake_root() ~ '/' ~ folder]) }}
     {% endif %}
-    {% set manifest = manifests[0] %}
+    {% set manifest = lake_read_json_files(folder ~ '/_manifest.json')[0] %}
     {% set path = folder ~ '/' ~ manifest['file'] %}
-    {% set found = run_query("select count(*) from glob(" ~ lake_sql_string(path) ~ ")").columns[0].values()[0] %}
     {% set found = run_query(
-        "select size, sha256(content) from read_blob(" ~ lake_sql_string(path) ~ ")"
-    ) if found else none %}
+        "select size, sha256(content) from read_blob(" ~ lake_sql_string(lake_path(path)) ~ ")"
+    ) if manifest['file'] in names else none %}
     {% if not found %}
         {{ return([name ~ ': data file ' ~ lake_root() ~ '/' ~ path ~ ' is missing']) }}
     {% elif found.rows[0][0] != manifest['bytes'] or found.rows[0][1] != manifest['sha256'] %}

@@ -137,7 +137,8 @@ def assert_whole(settings, date: str) -> dict:
     """The published schemas hold ``date`` whole: each lake manifest's rows in raw, every line in the marts."""
     state = published(settings)
     assert state["raw"]["note"] == state["marts"]["note"] == f"run_date {date}"
-    manifests = [json.loads(path.read_text()) for path in settings.data_dir.glob(f"*/*/{date}/{MANIFEST}")]
+    lake = settings.lake
+    manifests = [json.loads(lake.read_text(key)) for key in lake.keys("") if key.endswith(f"/{date}/{MANIFEST}")]
     partitions = {manifest["table"]: manifest["rows"] for manifest in manifests}
     assert {table: rows for table, (rows, _) in state["raw"]["tables"].items()} == partitions
     lines = query(settings.dsn("warehouse"), "select count(*), sum(line_count) from marts.orders")[0]

@@ -101,7 +101,7 @@ def test_dags_test_runs_a_day_then_the_day_again_without_its_csv(demo, lake_env,
     result = make(checkout, env, TEST_DAY)
     assert result.returncode == 0
     assert task_states(checkout, DAY) == {step: ("success", 1) for step in ledger.STEPS}
-    assert ledger_states(demo.data_dir, DAY) == {step: "success" for step in ledger.STEPS}
+    assert ledger_states(demo.lake, DAY) == {step: "success" for step in ledger.STEPS}
     assert (demo.data_dir / "exports" / DAY / "orders_with_details.csv").exists()
     assert_whole(demo, DAY)
 
@@ -117,7 +117,7 @@ def test_dags_test_runs_a_day_then_the_day_again_without_its_csv(demo, lake_env,
     assert task_states(checkout, DAY) == {
         step: (state, 1 if state != "upstream_failed" else 0) for step, state in grid.items()
     }  # exit 11 is not retried
-    assert ledger_states(demo.data_dir, DAY) == grid  # not the first run's load and export
+    assert ledger_states(demo.lake, DAY) == grid  # not the first run's load and export
     status = make(checkout, env, f"make status DATE={DAY}")
     assert f"extract_csv: failed: {tmp_path}/drops/order_details_{DAY}.csv: file not found" in status.stdout
     assert "load: upstream_failed: extract_csv failed after it ran" in status.stdout
@@ -138,7 +138,7 @@ def test_the_cron_line_runs_today_with_the_settings_and_no_password(demo, lake_e
     assert ran.returncode == 0
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert f"summary for {today}" in log.read_text()
-    assert ledger_states(demo.data_dir, today) == {step: "success" for step in ledger.STEPS}
+    assert ledger_states(demo.lake, today) == {step: "success" for step in ledger.STEPS}
 
 
 def test_a_lock_is_retried_any_other_failure_is_not(checkout):
@@ -219,7 +219,7 @@ def test_scheduler_runs_today_and_a_two_day_backfill_with_passwords_kept_out(sec
         "ORDER_DETAILS_CSV": str(csv_path),
         "AIRFLOW_PORT": str(port),
     }
-    lake = load_settings(env).data_dir
+    lake = load_settings(env).lake
     printed = []
     try:
         started = make(checkout, env, START)

@@ -60,7 +60,7 @@ def test_schema_drift_is_reported_and_dependent_models_name_the_column(northwind
     assert f"{since}: column priority added (smallint)" in result.stdout
     assert f"{since}: column ship_city dropped (was character varying(15))" in result.stdout
     assert f"{since}: column freight retyped real -> numeric(10,2)" in result.stdout
-    assert "priority" in [c["name"] for c in verify(northwind.data_dir, "postgres", "orders", DAY2).columns]
+    assert "priority" in [c["name"] for c in verify(northwind.lake, "postgres", "orders", DAY2).columns]
 
     load = cli(lake_env, "load", "--date", DAY2)
     assert load.returncode == 12
@@ -69,17 +69,17 @@ def test_schema_drift_is_reported_and_dependent_models_name_the_column(northwind
 
 def test_a_bad_csv_leaves_every_landed_partition_as_it_was(northwind, order_details_csv, tmp_path):
     pipeline.extract(northwind, DAY1, csv_path=order_details_csv)
-    landed = partition_file(northwind.data_dir, "csv", "order_details", DAY1).read_bytes()
+    landed = (northwind.data_dir / partition_file("csv", "order_details", DAY1)).read_bytes()
     bad = tmp_path / "bad.csv"
     bad.write_text(order_details_csv.read_text() + "10248,11,abc,1,0\n")
     for day in (DAY1, DAY2):
         with pytest.raises(pipeline.StepFailed, match=r"bad\.csv: line 2157: .*\"abc\""):
             pipeline.extract(northwind, day, csv_path=bad)
-    assert partition_file(northwind.data_dir, "csv", "order_details", DAY1).read_bytes() == landed
-    assert not partition_file(northwind.data_dir, "csv", "order_details", DAY2).parent.exists() or not list(
-        partition_file(northwind.data_dir, "csv", "order_details", DAY2).parent.iterdir()
+    assert (northwind.data_dir / partition_file("csv", "order_details", DAY1)).read_bytes() == landed
+    assert not (northwind.data_dir / partition_file("csv", "order_details", DAY2)).parent.exists() or not list(
+        (northwind.data_dir / partition_file("csv", "order_details", DAY2)).parent.iterdir()
     )
-    assert {e["step"]: e["status"] for e in ledger.read(northwind.data_dir, DAY1)}["extract_csv"] == "failed"
+    assert {e["step"]: e["status"] for e in ledger.read(northwind.lake, DAY1)}["extract_csv"] == "failed"
 
 
 def test_source_and_lake_disagreeing_is_refused_by_table(northwind):

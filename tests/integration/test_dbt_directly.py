@@ -37,7 +37,7 @@ def checkout(demo, lake_env, tmp_path):
     shutil.copy(REPO_ROOT / "profiles.yml", root)
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
     shutil.copytree(demo.data_dir, root / "data")
-    env = {key: value for key, value in dbt_env(demo).items() if key != "LAKEHOUSE_DATA"}
+    env = {key: value for key, value in dbt_env(demo).items() if key not in ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE")}
     return root, env
 
 
@@ -69,7 +69,7 @@ def test_readme_dbt_lines_build_from_every_folder(checkout, demo):
 def test_readme_dbt_lines_refuse_a_missing_partition_by_name(checkout, demo, lake_env):
     root, env = checkout
     assert cli(lake_env, "load", "--date", DATE).returncode == 0
-    partition_file(root / "data", "postgres", "products", DATE).unlink()
+    (root / "data" / partition_file("postgres", "products", DATE)).unlink()
     for line in readme_dbt_lines():
         if "--target postgres" in line:
             continue  # the postgres target reads raw, not the lake

@@ -40,10 +40,10 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
     assert len(tables) == 13
     con = duckdb.connect()
     for table in tables:
-        manifest = verify(settings.data_dir, "postgres", table, DATE)
+        manifest = verify(settings.lake, "postgres", table, DATE)
         (count,) = query(source, f'select count(*) from "{table}"')[0]
         assert manifest.rows == count, table
-        path = partition_file(settings.data_dir, "postgres", table, DATE)
+        path = settings.data_dir / partition_file("postgres", table, DATE)
         assert con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0] == count
         expected = [(column, kind) for t, column, kind in catalog if t == table]
         assert [(c["name"], c["source_type"]) for c in manifest.columns] == expected
@@ -52,7 +52,7 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
             assert LAKE_TYPES.get(base, base) == column["type"], (table, column)
 
     # Empty tables still give a file with their columns.
-    empty = partition_file(settings.data_dir, "postgres", "customer_demographics", DATE)
+    empty = settings.data_dir / partition_file("postgres", "customer_demographics", DATE)
     assert con.execute(f"select count(*) from read_parquet('{empty}')").fetchone()[0] == 0
     assert [row[0] for row in con.execute(f"describe select * from read_parquet('{empty}')").fetchall()] == [
         "customer_type_id",
@@ -60,21 +60,21 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
     ]
 
     # bytea, real and NULLs come through as they are in the source.
-    categories = partition_file(settings.data_dir, "postgres", "categories", DATE)
+    categories = settings.data_dir / partition_file("postgres", "categories", DATE)
     lake_pictures = con.execute(f"select picture from read_parquet('{categories}') order by category_id").fetchall()
     assert [bytes(p) for (p,) in lake_pictures] == [
         bytes(p) for (p,) in query(source, "select picture from categories order by category_id")
     ]
-    products = partition_file(settings.data_dir, "postgres", "products", DATE)
+    products = settings.data_dir / partition_file("postgres", "products", DATE)
     assert con.execute(f"select sum(unit_price)::decimal(10,2) from read_parquet('{products}')").fetchone() == tuple(
         query(source, "select sum(unit_price)::numeric(10,2) from products")[0]
     )
-    orders = partition_file(settings.data_dir, "postgres", "orders", DATE)
+    orders = settings.data_dir / partition_file("postgres", "orders", DATE)
     assert con.execute(f"select count(*) from read_parquet('{orders}') where ship_region is null").fetchone() == tuple(
         query(source, "select count(*) from orders where ship_region is null")[0]
     )
 
-    statuses = {entry["step"]: entry["status"] for entry in ledger.read(settings.data_dir, DATE)}
+    statuses = {entry["step"]: entry["status"] for entry in ledger.read(settings.lake, DATE)}
     assert statuses == {"extract_postgres": "success", "extract_csv": "success"}
 
 
@@ -83,4 +83,4 @@ def test_a_table_added_to_the_source_appears_without_code_change(settings, north
     query(settings.dsn("source"), 'create table "Weird Table" (id int primary key, "Select" text)')
     query(settings.dsn("source"), """insert into "Weird Table" values (1, 'a'), (2, null)""")
     pipeline.extract(settings, DATE, csv_path=order_details_csv)
-    assert verify(settings.data_dir, "postgres", "Weird Table", DATE).rows == 2
+    assert verify(settings.lake, "postgres", "Weird Table", DATE).rows == 2

@@ -57,13 +57,13 @@ def _refusal(settings, capsys) -> str:
 
 
 def test_missing_partition_is_refused_by_name(extracted, capsys):
-    partition_file(extracted.data_dir, "postgres", "orders", DATE).unlink()
+    (extracted.data_dir / partition_file("postgres", "orders", DATE)).unlink()
     message = _refusal(extracted, capsys)
     assert "refused" in message and "postgres/orders" in message and "missing" in message
 
 
 def test_corrupted_partition_is_refused_by_name(extracted, capsys):
-    path = partition_file(extracted.data_dir, "csv", "order_details", DATE)
+    path = extracted.data_dir / partition_file("csv", "order_details", DATE)
     path.write_bytes(path.read_bytes()[:-1] + b"\0")
     message = _refusal(extracted, capsys)
     assert "csv/order_details" in message and "does not match its manifest" in message
@@ -76,7 +76,7 @@ def test_failed_extract_step_is_refused(extracted, tmp_path, capsys):
 
 
 def test_bare_dbt_build_is_refused_too(extracted):
-    partition_file(extracted.data_dir, "postgres", "products", DATE).unlink()
+    (extracted.data_dir / partition_file("postgres", "products", DATE)).unlink()
     result = subprocess.run(
         [
             str(Path(REPO_ROOT / ".venv/bin/dbt")),
@@ -124,7 +124,7 @@ def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
         result.stderr
     )
     assert "(from_field=99999)" in result.stderr
-    assert ledger.read(settings.data_dir, "2024-01-16")[-1]["status"] == "failed"
+    assert ledger.read(settings.lake, "2024-01-16")[-1]["status"] == "failed"
     # Nothing of the bad day is published: readers keep the good day.
     assert query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines") == published
     assert query(settings.dsn("warehouse"), "select count(*) from raw.order_details") == [(2155,)]
@@ -133,8 +133,8 @@ def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
 def test_a_csv_lake_builds_the_same_mart(settings, northwind_sql, order_details_csv):
     load_dump(settings.dsn("source"), northwind_sql)
     pipeline.extract(settings, DATE, csv_path=order_details_csv, fmt="csv")
-    assert partition_file(settings.data_dir, "postgres", "orders", DATE, "csv").exists()
-    assert not partition_file(settings.data_dir, "postgres", "orders", DATE).exists()
+    assert (settings.data_dir / partition_file("postgres", "orders", DATE, "csv")).exists()
+    assert not (settings.data_dir / partition_file("postgres", "orders", DATE)).exists()
     pipeline.load(settings, DATE)
     warehouse = settings.dsn("warehouse")
     assert query(warehouse, "select count(*), count(distinct order_id), sum(line_total) from marts.order_lines") == [

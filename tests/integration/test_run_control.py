@@ -20,13 +20,13 @@ DAY1, DAY2, DAY3 = "2024-01-15", "2024-01-16", "2024-01-17"
 
 
 def _status(settings, date: str) -> dict[str, str]:
-    return {entry["step"]: entry["status"] for entry in ledger.read(settings.data_dir, date)}
+    return {entry["step"]: entry["status"] for entry in ledger.read(settings.lake, date)}
 
 
 def _no_partition_looks_complete_but_is_not(settings, date: str) -> None:
     for manifest_file in settings.data_dir.glob(f"*/*/{date}/_manifest.json"):
         source, table = manifest_file.parent.parent.parent.name, manifest_file.parent.parent.name
-        verify(settings.data_dir, source, table, date)
+        verify(settings.lake, source, table, date)
 
 
 def _digest(dsn: str, table: str) -> str:
@@ -117,13 +117,13 @@ def test_backfill_of_three_days_with_one_failing(settings, lake_env, northwind_s
     stale = cli(lake_env, "export", "--date", DAY1)
     assert stale.returncode == 13
     assert f"the warehouse publishes {DAY3} run date, not {DAY1}: run make load DATE={DAY1} first" in stale.stderr
-    assert not partition_dir(settings.data_dir, "csv", "order_details", DAY2).exists()
+    assert not (settings.data_dir / partition_dir("csv", "order_details", DAY2)).exists()
     with pytest.raises(PartitionError):
-        verify(settings.data_dir, "csv", "order_details", DAY2)
+        verify(settings.lake, "csv", "order_details", DAY2)
 
 
 def test_second_run_for_the_same_date_is_refused(demo, lake_env):
-    with ledger.step_locks(demo.data_dir, DAY2, ("extract_postgres",)):
+    with ledger.step_locks(demo.lake, DAY2, ("extract_postgres",)):
         result = cli(lake_env, "extract", "--date", DAY2)
         assert result.returncode == 75
         assert f"extract_postgres for {DAY2} is already being written by pid {os.getpid()}" in result.stderr
@@ -159,7 +159,7 @@ def test_unreachable_source_is_one_line_without_the_password(lake_env, tmp_path)
 def test_make_load_refuses_a_missing_partition(settings, lake_env, northwind_sql, order_details_csv):
     load_dump(settings.dsn("source"), northwind_sql)
     pipeline.extract(settings, DAY1, csv_path=order_details_csv)
-    (partition_dir(settings.data_dir, "postgres", "customers", DAY1) / "_manifest.json").unlink()
+    (settings.data_dir / partition_dir("postgres", "customers", DAY1) / "_manifest.json").unlink()
     result = subprocess.run(
         ["make", "load", f"DATE={DAY1}"], env=lake_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
     )

@@ -9,6 +9,7 @@ import pytest
 
 from extract.flat_files import CsvError, extract_csv
 from extract.lake import partition_file
+from extract.storage import LocalLake
 
 HEADER = "order_id,product_id,unit_price,quantity,discount"
 DATE = "2024-01-15"
@@ -17,11 +18,11 @@ DATE = "2024-01-15"
 def _extract(tmp_path, text: str | bytes):
     path = tmp_path / "order_details.csv"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return extract_csv(duckdb.connect(), path, name="order_details", lake=tmp_path / "lake", date=DATE)
+    return extract_csv(duckdb.connect(), path, name="order_details", lake=LocalLake(tmp_path / "lake"), date=DATE)
 
 
 def _rows(tmp_path):
-    path = partition_file(tmp_path / "lake", "csv", "order_details", DATE)
+    path = (tmp_path / "lake") / partition_file("csv", "order_details", DATE)
     return duckdb.connect().execute(f"select * from read_parquet('{path}') order by all").fetchall()
 
 
@@ -40,7 +41,8 @@ def test_header_only_gives_an_empty_partition(tmp_path):
 
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(CsvError, match="order_details.csv: file not found"):
-        extract_csv(duckdb.connect(), tmp_path / "order_details.csv", name="order_details", lake=tmp_path, date=DATE)
+        csv_path = tmp_path / "order_details.csv"
+        extract_csv(duckdb.connect(), csv_path, name="order_details", lake=LocalLake(tmp_path), date=DATE)
 
 
 def test_renamed_header_column_is_named(tmp_path):
@@ -58,5 +60,5 @@ def test_malformed_rows_are_named_and_nothing_is_written(tmp_path, line, expecte
         _extract(tmp_path, f"{HEADER}\n10248,11,14,12,0\n{line}\n")
     assert "order_details.csv" in str(error.value)
     assert expected in str(error.value)
-    folder = partition_file(tmp_path / "lake", "csv", "order_details", DATE).parent
+    folder = ((tmp_path / "lake") / partition_file("csv", "order_details", DATE)).parent
     assert not folder.exists() or list(folder.iterdir()) == []

@@ -6,17 +6,18 @@ import duckdb
 import pytest
 
 from extract.lake import PartitionError, partition_file, verify, write_partition
+from extract.storage import LocalLake
 
 QUERY = "select i::smallint as id, 'row ' || i as label, (i / 3)::decimal(10, 2) as price from range(1000) t(i)"
 TYPES = {"id": "smallint", "label": "text", "price": "numeric(10,2)"}
 META = {name: {"source_type": kind, "warehouse_type": kind} for name, kind in TYPES.items()}
 
 
-def _write(lake, date="2024-01-15", table="things", fmt="parquet"):
+def _write(root, date="2024-01-15", table="things", fmt="parquet"):
     return write_partition(
         duckdb.connect(),
         QUERY + " order by id",
-        lake=lake,
+        lake=LocalLake(root),
         source="postgres",
         table=table,
         date=date,
@@ -31,8 +32,8 @@ def test_partition_has_a_matching_manifest_and_no_leftovers(tmp_path):
     assert manifest.rows == 1000
     assert [c["type"] for c in manifest.columns] == ["SMALLINT", "VARCHAR", "DECIMAL(10,2)"]
     assert [c["source_type"] for c in manifest.columns] == list(TYPES.values())
-    assert verify(tmp_path, "postgres", "things", "2024-01-15") == manifest
-    folder = partition_file(tmp_path, "postgres", "things", "2024-01-15").parent
+    assert verify(LocalLake(tmp_path), "postgres", "things", "2024-01-15") == manifest
+    folder = (tmp_path / partition_file("postgres", "things", "2024-01-15")).parent
     assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "things.parquet"]
 
 
@@ -42,19 +43,19 @@ def test_rerun_gives_the_same_bytes(tmp_path):
 
 def test_corrupted_or_missing_files_are_detected(tmp_path):
     _write(tmp_path)
-    path = partition_file(tmp_path, "postgres", "things", "2024-01-15")
+    path = tmp_path / partition_file("postgres", "things", "2024-01-15")
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(PartitionError, match="does not match its manifest"):
-        verify(tmp_path, "postgres", "things", "2024-01-15")
+        verify(LocalLake(tmp_path), "postgres", "things", "2024-01-15")
     (path.parent / "_manifest.json").unlink()
     with pytest.raises(PartitionError, match="no manifest"):
-        verify(tmp_path, "postgres", "things", "2024-01-15")
+        verify(LocalLake(tmp_path), "postgres", "things", "2024-01-15")
 
 
 def test_csv_format_replaces_the_parquet_file_of_the_same_day(tmp_path):
     _write(tmp_path)
     manifest = _write(tmp_path, fmt="csv")
-    folder = partition_file(tmp_path, "postgres", "things", "2024-01-15").parent
+    folder = (tmp_path / partition_file("postgres", "things", "2024-01-15")).parent
     assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "things.csv"]
     assert manifest.format == "csv"
 
@@ -70,12 +71,12 @@ def test_failed_query_leaves_nothing(tmp_path):
         write_partition(
             duckdb.connect(),
             "select 1 / 0 as x, error('boom') as y",
-            lake=tmp_path,
+            lake=LocalLake(tmp_path),
             source="csv",
             table="bad",
             date="2024-01-15",
             origin="test",
             columns_meta={"x": {}, "y": {}},
         )
-    folder = partition_file(tmp_path, "csv", "bad", "2024-01-15").parent
+    folder = (tmp_path / partition_file("csv", "bad", "2024-01-15")).parent
     assert list(folder.iterdir()) == []

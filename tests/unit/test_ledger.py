@@ -7,6 +7,7 @@ import json
 import pytest
 
 from extract import ledger
+from extract.storage import LocalLake
 
 DAY = "2024-01-15"
 
@@ -19,7 +20,7 @@ def _write(lake, step: str, status: str, started_at: str) -> None:
 
 
 def _statuses(lake) -> dict[str, str]:
-    return {entry["step"]: entry["status"] for entry in ledger.read(lake, DAY)}
+    return {entry["step"]: entry["status"] for entry in ledger.read(LocalLake(lake), DAY)}
 
 
 def test_one_run_in_order_is_current(tmp_path):
@@ -40,7 +41,7 @@ def test_an_upstream_step_run_again_after(tmp_path, rerun, status, load_and_expo
     for step in ledger.STEPS:
         _write(tmp_path, step, "success", "2026-11-25T01:00:00+00:00")
     _write(tmp_path, rerun, status, "2026-11-26T01:00:00+00:00")
-    read = {entry["step"]: entry for entry in ledger.read(tmp_path, DAY)}
+    read = {entry["step"]: entry for entry in ledger.read(LocalLake(tmp_path), DAY)}
     assert read["load"]["status"] == read["export"]["status"] == load_and_export
     assert rerun in read["load"]["error"] and "2026-11-25T01:00:00+00:00" in read["export"]["error"]
 

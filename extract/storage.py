@@ -1,0 +1,330 @@
+"""Where the lake lives: a local folder or an S3 bucket, behind one small interface.
+
+Keys are '/'-separated paths below the lake root ("postgres/orders/2024-01-15/orders.parquet").
+Both stores give the same guarantees: a data file is written locally and moved or uploaded
+whole to its key, a text file (manifest, ledger entry) replaces the old one whole, and a lock
+keeps a second writer out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "sha256_file"]
+
+# An S3 lock is refreshed this often by its holder, and taken over when older than STALE_AFTER.
+HEARTBEAT_S = 30
+STALE_AFTER_S = 300
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be reached or written; the message names the bucket or folder and why."""
+
+
+class LockedError(RuntimeError):
+    """Another run holds the lock."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _holder() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class LocalLake:
+    """A lake in a local folder: files are renamed into place, locks are ``flock``s."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def url(self, key: str = "") -> str:
+        """The full path of ``key``, for messages and for DuckDB."""
+        return str(self.root / key) if key else str(self.root)
+
+    def check(self) -> None:
+        """Make sure the lake folder exists and can be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(f"lake folder {self.root}: {exc.strerror}") from None
+
+    def read_text(self, key: str) -> str:
+        """The text of ``key``; FileNotFoundError when there is none."""
+        return (self.root / key).read_text()
+
+    def write_text(self, key: str, text: str) -> None:
+        """Replace ``key`` with ``text`` whole: readers see the old file or the new one."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_name(path)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+    def keys(self, folder: str) -> list[str]:
+        """Every file's key below ``folder``, sorted; hidden files (temporary, locks) are left out."""
+        base = self.root / folder
+        found = (p for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(str(p.relative_to(self.root)) for p in found)
+
+    def digest(self, key: str) -> tuple[int, str] | None:
+        """Size and SHA-256 of ``key``, or None when it does not exist."""
+        path = self.root / key
+        return (path.stat().st_size, sha256_file(path)) if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if it exists."""
+        (self.root / key).unlink(missing_ok=True)
+
+    def staging_file(self, key: str) -> Path:
+        """A temporary local file for ``key``'s next version: beside it, so the rename is atomic."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _temp_name(path)
+
+    def publish(self, staged: Path, key: str) -> None:
+        """Move a staged file to ``key``, whole."""
+        os.replace(staged, self.root / key)
+
+    def clear_leftovers(self, folder: str) -> None:
+        """Remove what a killed run left in ``folder`` (the caller holds the step's lock)."""
+        for leftover in (self.root / folder).glob(".*.tmp"):
+            leftover.unlink()
+
+    @contextmanager
+    def lock(self, key: str, what: str) -> Iterator[None]:
+        """Hold an exclusive ``flock`` on ``key``; LockedError names its holder if it is taken."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                raise LockedError(_locked_message(what, handle.read().strip())) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(_holder())
+            handle.flush()
+            yield
+
+
+def _locked_message(what: str, holder: str) -> str:
+    return f"{what} is already being written by {holder or 'another process'}; try again when it ends"
+
+
+class S3Lake:
+    """A lake under ``s3://bucket/prefix`` (AWS S3 or a compatible server at ``AWS_ENDPOINT_URL``).
+
+    boto3 finds the credentials the standard way (AWS_* variables, ``~/.aws`` profiles).
+    Data files are staged under ``state/tmp`` and uploaded to their final key, so a failed
+    upload leaves no object there; locks are objects created with ``If-None-Match: *``.
+    """
+
+    def __init__(self, url: str, state: Path, aws: Mapping[str, str]) -> None:
+        import boto3  # only lakes on S3 pay for importing boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        # What boto3 would read from os.environ, read from ``aws`` (the settings' environment).
+        self.session = boto3.session.Session(
+            aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
+            region_name=aws.get("AWS_REGION") or aws.get("AWS_DEFAULT_REGION"),
+            profile_name=aws.get("AWS_PROFILE"),
+        )
+        retries = {"max_attempts": int(aws["AWS_MAX_ATTEMPTS"])} if aws.get("AWS_MAX_ATTEMPTS") else None
+        self.client = self.session.client(
+            "s3", endpoint_url=aws.get("AWS_ENDPOINT_URL"), config=Config(retries=retries)
+        )
+        self.endpoint = self.client.meta.endpoint_url
+        self.staging = state / "tmp" / self.bucket / self.prefix
+        self.transfer = TransferConfig(use_threads=False)  # parts in order: a killed upload is simply unfinished
+
+    def url(self, key: str = "") -> str:
+        """``s3://bucket/prefix/key``."""
+        return f"s3://{self.bucket}/{self.prefix}{key}".rstrip("/")
+
+    def _error(self, exc: Exception) -> LakeError:
+        """One line naming the bucket, the endpoint and what went wrong."""
+        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+        where = f"bucket {self.bucket} at {self.endpoint}"
+        if isinstance(exc, NoCredentialsError):
+            return LakeError(f"{where}: no AWS credentials (set AWS_ACCESS_KEY_ID and a secret, or AWS_PROFILE)")
+        if isinstance(exc, EndpointConnectionError):
+            return LakeError(f"{where}: cannot reach the endpoint (set AWS_ENDPOINT_URL for a server other than AWS)")
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code in ("404", "NoSuchBucket"):
+                return LakeError(f"{where}: the bucket does not exist")
+            if code in ("403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
+                reason = error.get("Message") if code not in ("403",) else "access denied"
+                return LakeError(f"{where}: the credentials are refused ({code}: {reason})")
+            return LakeError(f"{where}: {code}: {error.get('Message', '')}")
+        return LakeError(f"{where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+    def check(self) -> None:
+        """Reach the bucket before anything is written: LakeError says what is wrong."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc) from None
+
+    def read_text(self, key: str) -> str:
+        """The text of ``key``; FileNotFoundError when there is none."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read().decode()
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(self.url(key)) from None
+
+    def write_text(self, key: str, text: str) -> None:
+        """Replace ``key`` with ``text``: a PUT is atomic, readers see the old object or the new one."""
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=text.encode())
+
+    def keys(self, folder: str) -> list[str]:
+        """Every object's key below ``folder``, sorted; hidden ones (locks) are left out."""
+        below = f"{self.prefix}{folder.rstrip('/')}/" if folder else self.prefix
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below)
+        found = (item["Key"].removeprefix(self.prefix) for page in pages for item in page.get("Contents", []))
+        return sorted(key for key in found if not key.rsplit("/", 1)[-1].startswith("."))
+
+    def digest(self, key: str) -> tuple[int, str] | None:
+        """Size and SHA-256 of ``key`` (read through), or None when it does not exist."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+        except self.client.exceptions.NoSuchKey:
+            return None
+        digest, size = hashlib.sha256(), 0
+        for block in body.iter_chunks(1 << 20):
+            digest.update(block)
+            size += len(block)
+        return size, digest.hexdigest()
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (S3 answers the same whether it existed or not)."""
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+    def staging_file(self, key: str) -> Path:
+        """A local file under the state folder where ``key``'s next version is written and checked."""
+        path = self.staging / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _temp_name(path)
+
+    def publish(self, staged: Path, key: str) -> None:
+        """Upload a staged file to ``key`` and remove it; the object appears only once it is whole.
+
+        A multipart upload cut short leaves parts but no object; ``clear_leftovers`` aborts it.
+        """
+        size = staged.stat().st_size
+        self.client.upload_file(str(staged), self.bucket, self.prefix + key, Config=self.transfer)
+        uploaded = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)["ContentLength"]
+        if uploaded != size:
+            raise LakeError(f"{self.url(key)}: uploaded {uploaded} bytes of {size}")
+        staged.unlink()
+
+    def clear_leftovers(self, folder: str) -> None:
+        """Abort the unfinished uploads below ``folder`` and remove local staged files of killed runs."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}{folder.rstrip('/')}/"
+        )
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        for leftover in (self.staging / folder).glob(".*.tmp"):
+            leftover.unlink()
+
+    @contextmanager
+    def lock(self, key: str, what: str) -> Iterator[None]:
+        """Hold a lock object at ``key``, created only if absent (``If-None-Match: *``).
+
+        The holder rewrites it every HEARTBEAT_S seconds and deletes it at the end. A lock
+        is stale, and taken over, when its holder's process is gone (same host) or when it
+        has not been rewritten for STALE_AFTER_S seconds (a holder on a machine that died).
+        """
+        full = self.prefix + key
+        holder = _holder()
+        self._acquire(full, holder, what)
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(HEARTBEAT_S):
+                self.client.put_object(Bucket=self.bucket, Key=full, Body=holder.encode())
+
+        beating = threading.Thread(target=heartbeat, name=f"lock {key}", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beating.join()
+            self.client.delete_object(Bucket=self.bucket, Key=full)
+
+    def _acquire(self, full: str, holder: str, what: str) -> None:
+        from botocore.exceptions import ClientError
+
+        for _ in range(2):  # once more after taking over a stale lock
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=full, Body=holder.encode(), IfNoneMatch="*")
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise self._error(exc) from None
+            try:
+                current = self.client.get_object(Bucket=self.bucket, Key=full)
+            except self.client.exceptions.NoSuchKey:
+                continue  # released meanwhile
+            text = current["Body"].read().decode()
+            if not _stale(text, current["LastModified"]):
+                raise LockedError(_locked_message(what, text))
+            try:  # only the stale lock we read: not one another run took over meanwhile
+                self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=current["ETag"])
+            except ClientError:
+                pass
+        raise LockedError(_locked_message(what, "another process"))
+
+
+def _stale(holder: str, written: dt.datetime) -> bool:
+    """A lock whose holder is a dead process on this host, or that has not been refreshed in time."""
+    parts = holder.split()
+    if len(parts) >= 4 and parts[0] == "pid" and parts[3] == socket.gethostname():
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError):
+            pass
+    return (dt.datetime.now(dt.UTC) - written).total_seconds() > STALE_AFTER_S
+
+
+def open_lake(url: str, state: Path, aws: Mapping[str, str]) -> LocalLake | S3Lake:
+    """The lake at ``url``: ``s3://bucket/prefix``, or a local folder."""
+    if url.startswith("s3://"):
+        if not url.removeprefix("s3://").split("/")[0]:
+            raise LakeError(f"LAKEHOUSE_DATA={url} names no bucket (s3://bucket/prefix)")
+        return S3Lake(url, state, aws)
+    return LocalLake(Path(url).resolve())
