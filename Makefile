@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 DATE ?= $(shell date -u +%F)
 SF ?= 1
 RUNS ?= 3
+# `make bench LAKE=s3` adds steps 1 and 2 with the lake on a local S3 server.
+LAKE ?= local
 FORMAT ?= parquet
 TARGET ?= lakehouse
 DOCS_PORT ?= 8080
@@ -101,9 +103,9 @@ airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
 cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
 	@$(PY) -m extract cron
 
-bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot): bench/results/
+bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot; LAKE=s3 adds S3): bench/results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) -m bench.run --sf $(SF) --runs $(RUNS)
+	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE)
 	$(PY) -m bench.plot
 
 test: setup ## the test suite (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests

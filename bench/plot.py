@@ -13,9 +13,9 @@ from bench.run import RESULTS  # noqa: E402
 
 
 def latest_per_scale() -> list[dict]:
-    """The newest result file of each scale factor, by scale."""
+    """The newest result file of each scale factor, by scale (the LAKE=s3 runs have their own files)."""
     newest: dict[float, dict] = {}
-    for path in sorted(RESULTS.glob("*-sf*.json")):
+    for path in sorted(p for p in RESULTS.glob("*-sf*.json") if not p.name.endswith("-s3.json")):
         summary = json.loads(path.read_text())
         newest[summary["sf"]] = summary
     return [newest[sf] for sf in sorted(newest)]

@@ -1,10 +1,11 @@
 """Benchmark step 1 and step 2 against psql's \\copy and a raw DuckDB COPY, on the same demo source.
 
-Usage: python bench/run.py --sf 1000 [--runs 3]   (``make bench SF=1000``)
+Usage: python bench/run.py --sf 1000 [--runs 3] [--lake s3]   (``make bench SF=1000 LAKE=s3``)
 
 Every method runs as its own process; wall time and peak RSS (the process and the
 children it waits for) are read from ``wait4``. Runs are interleaved and medians
-reported, with ratios against psql measured in the same run.
+reported, with ratios against psql measured in the same run. ``--lake s3`` adds steps 1
+and 2 with the lake on a local S3 server (moto), against the local disk in the same run.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg2
 
+from bench.local_s3 import local_s3
 from extract import duck, server
 from extract.config import REPO_ROOT, load_settings
 from extract.flat_files import SCHEMAS
@@ -115,8 +118,8 @@ def prepare(sf: float, work: Path) -> tuple[dict[str, str], dict]:
     return env, {"generate_s": seed["wall_s"]}
 
 
-def commands(env: dict[str, str], work: Path) -> dict[str, list[str]]:
-    """The commands of each method, by name."""
+def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> dict[str, tuple[list[str], dict]]:
+    """The command of each method and its environment, by name; with ``s3_env``, the steps on S3 too."""
     source, warehouse = env["SOURCE_DSN"], env["WAREHOUSE_DSN"]
     csv = str(Path(env["LAKEHOUSE_DATA"]) / "demo" / "order_details.csv")
     with duck.connect() as con:
@@ -137,27 +140,46 @@ def commands(env: dict[str, str], work: Path) -> dict[str, list[str]]:
     (work / "copy_out.sql").write_text(copy_out)
     (work / "copy_in.sql").write_text(copy_in)
     shell = ["bash", "-c"]
-    return {
+    extract = [sys.executable, "-m", "extract", "extract", "--date", DATE, "--csv", csv, "--quiet"]
+    load = [sys.executable, "-m", "extract", "load", "--date", DATE]
+    methods = {
         "psql_copy_out": shell
         + [f"{PSQL} -X -q -d '{source}' -f {work}/copy_out.sql && cp {csv} {out}/order_details.csv"],
         "duckdb_copy_out": [sys.executable, "-c", DUCKDB_COPY, source, csv, str(duck_out)],
-        "step1_extract": [sys.executable, "-m", "extract", "extract", "--date", DATE, "--csv", csv, "--quiet"],
+        "step1_extract": extract,
+        "step1_extract_s3": extract,
         "psql_copy_in": shell + [f"{PSQL} -X -q -v ON_ERROR_STOP=1 -d '{warehouse}' -f {work}/copy_in.sql"],
-        "step2_load": [sys.executable, "-m", "extract", "load", "--date", DATE],
+        "step2_load": load,
+        "step2_load_s3": load,
+    }
+    return {
+        name: (command, s3_env if name.endswith("_s3") else env)
+        for name, command in methods.items()
+        if s3_env or not name.endswith("_s3")
     }
 
 
-def run(sf: float, runs: int) -> dict:
+def run(sf: float, runs: int, lake: str = "local") -> dict:
     """Benchmark every method ``runs`` times at scale ``sf``; the summary as a dict."""
     work = REPO_ROOT / "data" / "bench" / f"sf{sf:g}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env, generation = prepare(sf, work)
-    methods = commands(env, work)
-    samples: dict[str, list[dict]] = {name: [] for name in methods}
-    for _ in range(runs):
-        for name, command in methods.items():
-            samples[name].append(measure(command, env))
+    with ExitStack() as stack:
+        s3_env = None
+        if lake == "s3":
+            s3 = stack.enter_context(local_s3(work / "moto.log", "bench"))
+            s3_env = {
+                **env,
+                **s3["env"],
+                "LAKEHOUSE_DATA": f"s3://bench/sf{sf:g}",
+                "LAKEHOUSE_STATE": str(work / "state"),
+            }
+        methods = commands(env, work, s3_env)
+        samples: dict[str, list[dict]] = {name: [] for name in methods}
+        for _ in range(runs):
+            for name, (command, method_env) in methods.items():
+                samples[name].append(measure(command, method_env))
     csv_bytes = sum(p.stat().st_size for p in (work / "psql").glob("*.csv"))
     rows = sum(
         json.loads(p.read_text())["rows"] for p in (Path(env["LAKEHOUSE_DATA"])).glob(f"*/*/{DATE}/_manifest.json")
@@ -188,6 +210,11 @@ def run(sf: float, runs: int) -> dict:
         "step1_vs_duckdb_out": round(m["step1_extract"]["wall_s"] / m["duckdb_copy_out"]["wall_s"], 2),
         "step2_vs_psql_in": round(m["step2_load"]["wall_s"] / m["psql_copy_in"]["wall_s"], 2),
     }
+    if lake == "s3":
+        summary["ratios"]["step1_s3_vs_local"] = round(
+            m["step1_extract_s3"]["wall_s"] / m["step1_extract"]["wall_s"], 2
+        )
+        summary["ratios"]["step2_s3_vs_local"] = round(m["step2_load_s3"]["wall_s"] / m["step2_load"]["wall_s"], 2)
     return summary
 
 
@@ -211,11 +238,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sf", type=float, nargs="+", default=[1.0], help="scale factors to run")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lake", choices=["local", "s3"], default="local", help="s3: also steps 1 and 2 on S3")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for sf in args.sf:
-        summary = run(sf, args.runs)
-        path = RESULTS / f"{summary['date']}-sf{sf:g}.json"
+        summary = run(sf, args.runs, args.lake)
+        suffix = "-s3" if args.lake == "s3" else ""
+        path = RESULTS / f"{summary['date']}-sf{sf:g}{suffix}.json"
         path.write_text(json.dumps(summary, indent=2) + "\n")
         print_table(summary)
         print(f"  written: {path.relative_to(REPO_ROOT)}")

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +11,7 @@ import psycopg2
 import pytest
 from helpers import OWNER, READER, SUPERUSER, cli, default_port, free_port, names_a_server, query, user_env
 
+from bench.local_s3 import local_s3
 from extract import server
 from extract.config import Settings, load_settings
 
@@ -113,46 +109,6 @@ def secured(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory) -> Iterator[dict]:
-    """A local S3-compatible server (moto) on 127.0.0.1 that checks signatures, with bucket ``my-bucket``.
-
-    Yields ``env`` (the AWS variables of a user allowed s3:*), ``client`` (boto3, as that
-    user) and ``pid``. Its first three requests, unsigned, create that user and its key.
-    """
-    import boto3
-
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("s3") / "moto.log", "w")  # noqa: SIM115 (open while the server runs)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "moto_server did not start"
-            time.sleep(0.1)
-    iam = boto3.Session("setup", "setup", region_name="us-east-1").client("iam", endpoint_url=endpoint)
-    iam.create_user(UserName="lake")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    iam.put_user_policy(UserName="lake", PolicyName="s3", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="lake")["AccessKey"]
-    env = {
-        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-        "AWS_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }
-    client = boto3.Session(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], region_name="eu-west-1").client(
-        "s3", endpoint_url=endpoint
-    )
-    client.create_bucket(Bucket="my-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    yield {"env": env, "client": client, "pid": process.pid}
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    """A local S3-compatible server that checks signatures, with bucket ``my-bucket``, for one module."""
+    with local_s3(tmp_path_factory.mktemp("s3") / "moto.log", "my-bucket") as running:
+        yield running

@@ -6,9 +6,11 @@ step: partitions whole or refused, the warehouse as it was after a failure, no s
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -16,9 +18,10 @@ import duckdb
 import pytest
 from helpers import assert_whole, cli, docs_served, fetch, free_port, kill_when, published, query, start
 
-from extract import ledger, pipeline
+from extract import ledger, pipeline, storage
 from extract.config import REPO_ROOT, load_settings
 from extract.lake import PartitionError, manifest_path, partition_file, verify
+from extract.storage import LockedError
 
 DAY = "2024-01-15"
 # The README's "Object storage" lines (the exports before them are the `s3` fixture's variables).
@@ -253,3 +256,27 @@ def test_an_unusable_lake_stops_before_anything_is_written(s3_env, s3, change, m
     source = load_settings(s3_env).dsn("source")
     assert query(source, "select count(*) from information_schema.tables where table_schema = 'public'") == [(0,)]
     assert not Path(s3_env["LAKEHOUSE_STATE"]).exists()
+
+
+def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeypatch):
+    lake = load_settings(s3_env).lake
+    key, full = "_ledger/.warehouse.lock", f"{lake.prefix}_ledger/.warehouse.lock"
+    s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-15T00:00:00+00:00")
+    with (
+        pytest.raises(LockedError, match="the warehouse is already being written by pid 7 on elsewhere"),
+        lake.lock(key, "the warehouse"),
+    ):
+        pass
+    monkeypatch.setattr(storage, "STALE_AFTER_S", 0)  # the holder elsewhere stopped refreshing it
+    monkeypatch.setattr(storage, "HEARTBEAT_S", 0.2)
+    with lake.lock(key, "the warehouse"):
+        first = s3["client"].head_object(Bucket="my-bucket", Key=full)
+        assert (
+            s3["client"]
+            .get_object(Bucket="my-bucket", Key=full)["Body"]
+            .read()
+            .startswith(f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        )
+        time.sleep(1.5)
+        assert s3["client"].head_object(Bucket="my-bucket", Key=full)["LastModified"] > first["LastModified"]
+    assert not objects(s3["client"], full)  # released
