@@ -130,7 +130,6 @@ def write_partition(
         The manifest written beside the file.
     """
     key = partition_file(source, table, date, fmt)
-    lake.clear_leftovers(partition_dir(source, table, date))  # of a killed run; the step's lock keeps others out
     tmp = lake.staging_file(key)
     relation = con.sql(query)
     columns = [
@@ -160,16 +159,22 @@ def write_partition(
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_key = manifest_path(source, table, date)
-    lake.delete(manifest_key)
     try:
-        for other in FORMATS:
-            if other != fmt:  # the other format's file of an earlier run of this day
-                lake.delete(partition_file(source, table, date, other))
+        # The old manifest first, and the other format's file of an earlier run of this day.
+        lake.delete(manifest_key, *(partition_file(source, table, date, other) for other in FORMATS if other != fmt))
         lake.publish(tmp, key)
     finally:
         tmp.unlink(missing_ok=True)
     lake.write_text(manifest_key, json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
+
+
+def clear_leftovers(lake: Lake, source: str, date: str) -> None:
+    """Remove what killed runs left in the partitions of ``source`` for ``date`` (temporary files, unfinished uploads).
+
+    Called by the step that writes them, under its lock, so nothing it removes is still being written.
+    """
+    lake.clear_leftovers(partition_dir(source, "*", date))
 
 
 def read_back(path: Path, fmt: str, columns: list[dict]) -> str:
@@ -187,18 +192,13 @@ def _column_sums(con: duckdb.DuckDBPyConnection, relation: str, names: list[str]
     return dict(zip(names, con.execute(f"select {sums} from {relation}").fetchone(), strict=True))
 
 
-def schema_drift(lake: Lake, manifest: Manifest) -> list[str]:
-    """Columns added, dropped or retyped since the latest earlier partition of the same table."""
-    folder = partition_dir(manifest.source, manifest.table, manifest.date).rsplit("/", 1)[0]
-    dates = {key.split("/")[-2] for key in lake.keys(folder) if key.endswith("/" + MANIFEST)}
-    earlier = sorted(date for date in dates if date < manifest.date)
-    if not earlier:
+def schema_drift(earlier: dict | None, manifest: Manifest) -> list[str]:
+    """Columns added, dropped or retyped since ``earlier``, the same table's manifest of an earlier day (or None)."""
+    if earlier is None:
         return []
-    before = {
-        c["name"]: c["source_type"] for c in read_manifest(lake, manifest.source, manifest.table, earlier[-1]).columns
-    }
+    before = {c["name"]: c["source_type"] for c in earlier["columns"]}
     now = {c["name"]: c["source_type"] for c in manifest.columns}
-    where = f"{manifest.source}/{manifest.table} since {earlier[-1]}"
+    where = f"{manifest.source}/{manifest.table} since {earlier['date']}"
     changes = [f"{where}: column {name} added ({kind})" for name, kind in now.items() if name not in before]
     changes += [f"{where}: column {name} dropped (was {kind})" for name, kind in before.items() if name not in now]
     changes += [

@@ -14,7 +14,7 @@ from .storage import LocalLake, LockedError, S3Lake
 
 Lake = LocalLake | S3Lake
 
-__all__ = ["STEPS", "LockedError", "Step", "read", "record", "step_locks", "warehouse_lock"]
+__all__ = ["STEPS", "LockedError", "Step", "previous_success", "read", "record", "step_locks", "warehouse_lock"]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
 # The steps whose output each step reads, directly or not.
@@ -73,6 +73,18 @@ def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
             details=progress.details,
         )
         lake.write_text(key, json.dumps(entry, indent=2) + "\n")
+
+
+def previous_success(lake: Lake, date: str, step: str) -> dict | None:
+    """The latest entry of ``step`` before ``date`` that succeeded, or None."""
+    for earlier in sorted((day for day in lake.folders("_ledger") if day < date), reverse=True):
+        try:
+            entry = json.loads(lake.read_text(f"{_folder(earlier)}/{step}.json"))
+        except FileNotFoundError:
+            continue
+        if entry["status"] == "success":
+            return entry
+    return None
 
 
 def _alive(pid: int) -> bool:

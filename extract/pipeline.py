@@ -15,7 +15,7 @@ from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
-from .lake import Lake, schema_drift
+from .lake import Lake, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
@@ -97,11 +97,14 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
         raise StepFailed(step, str(exc).splitlines()[0]) from exc
 
 
-def _record_manifests(step: ledger.Step, lake: Lake, manifests: list) -> None:
-    drift = [change for m in manifests for change in schema_drift(lake, m)]
-    step.rows = sum(m.rows for m in manifests)
-    step.bytes = sum(m.bytes for m in manifests)
-    step.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
+def _record_manifests(progress: ledger.Step, lake: Lake, step: str, date: str, manifests: list) -> None:
+    """Keep the manifests in the step's ledger entry, with the schema drift since its last successful day."""
+    previous = ledger.previous_success(lake, date, step)
+    earlier = {p["table"]: p for p in previous["details"]["partitions"]} if previous else {}
+    drift = [change for m in manifests for change in schema_drift(earlier.get(m.table), m)]
+    progress.rows = sum(m.rows for m in manifests)
+    progress.bytes = sum(m.bytes for m in manifests)
+    progress.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
     for change in drift:
         print(f"  schema drift: {change}", flush=True)
 
@@ -134,6 +137,7 @@ def extract(
 
         def from_postgres(step: ledger.Step) -> None:
             dsn = settings.dsn("source")
+            clear_leftovers(lake, "postgres", date)
             with con.cursor() as cursor:
                 attach(cursor, dsn, SOURCE_ALIAS, read_only=True)
                 manifests = extract_tables(
@@ -145,14 +149,15 @@ def extract(
                     workers=settings.workers,
                     progress=progress,
                 )
-            _record_manifests(step, lake, manifests)
+            _record_manifests(step, lake, "extract_postgres", date, manifests)
 
         def from_csv(step: ledger.Step) -> None:
             progress.expect(1)
+            clear_leftovers(lake, "csv", date)
             with csv_con.cursor() as cursor:
                 manifest = extract_csv(cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
             progress.landed(manifest)
-            _record_manifests(step, lake, [manifest])
+            _record_manifests(step, lake, "extract_csv", date, [manifest])
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             tasks = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import fnmatch
 import hashlib
 import os
 import socket
@@ -85,14 +86,20 @@ class LocalLake:
         found = (p for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
         return sorted(str(p.relative_to(self.root)) for p in found)
 
+    def folders(self, folder: str) -> list[str]:
+        """The names of the folders directly in ``folder``, sorted."""
+        base = self.root / folder
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
     def digest(self, key: str) -> tuple[int, str] | None:
         """Size and SHA-256 of ``key``, or None when it does not exist."""
         path = self.root / key
         return (path.stat().st_size, sha256_file(path)) if path.is_file() else None
 
-    def delete(self, key: str) -> None:
-        """Remove ``key`` if it exists."""
-        (self.root / key).unlink(missing_ok=True)
+    def delete(self, *keys: str) -> None:
+        """Remove ``keys``, those that exist."""
+        for key in keys:
+            (self.root / key).unlink(missing_ok=True)
 
     def staging_file(self, key: str) -> Path:
         """A temporary local file for ``key``'s next version: beside it, so the rename is atomic."""
@@ -104,9 +111,9 @@ class LocalLake:
         """Move a staged file to ``key``, whole."""
         os.replace(staged, self.root / key)
 
-    def clear_leftovers(self, folder: str) -> None:
-        """Remove what a killed run left in ``folder`` (the caller holds the step's lock)."""
-        for leftover in (self.root / folder).glob(".*.tmp"):
+    def clear_leftovers(self, folders: str) -> None:
+        """Remove what a killed run left in the folders matching the glob ``folders`` (the caller holds their lock)."""
+        for leftover in self.root.glob(f"{folders}/.*.tmp"):
             leftover.unlink()
 
     @contextmanager
@@ -143,21 +150,25 @@ class S3Lake:
         import boto3  # only lakes on S3 pay for importing boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
         self.bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         # What boto3 would read from os.environ, read from ``aws`` (the settings' environment).
-        self.session = boto3.session.Session(
-            aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=aws.get("AWS_SESSION_TOKEN"),
-            region_name=aws.get("AWS_REGION") or aws.get("AWS_DEFAULT_REGION"),
-            profile_name=aws.get("AWS_PROFILE"),
-        )
         retries = {"max_attempts": int(aws["AWS_MAX_ATTEMPTS"])} if aws.get("AWS_MAX_ATTEMPTS") else None
-        self.client = self.session.client(
-            "s3", endpoint_url=aws.get("AWS_ENDPOINT_URL"), config=Config(retries=retries)
-        )
+        try:
+            self.session = boto3.session.Session(
+                aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=aws.get("AWS_SECRET_ACCESS_KEY"),
+                aws_session_token=aws.get("AWS_SESSION_TOKEN"),
+                region_name=aws.get("AWS_REGION") or aws.get("AWS_DEFAULT_REGION"),
+                profile_name=aws.get("AWS_PROFILE"),
+            )
+            self.client = self.session.client(
+                "s3", endpoint_url=aws.get("AWS_ENDPOINT_URL"), config=Config(retries=retries)
+            )
+        except (BotoCoreError, ValueError) as exc:  # an unknown profile, a malformed endpoint
+            raise LakeError(f"bucket {self.bucket}: {exc}") from None
         self.endpoint = self.client.meta.endpoint_url
         self.staging = state / "tmp" / self.bucket / self.prefix
         self.transfer = TransferConfig(use_threads=False)  # parts in order: a killed upload is simply unfinished
@@ -213,6 +224,13 @@ class S3Lake:
         found = (item["Key"].removeprefix(self.prefix) for page in pages for item in page.get("Contents", []))
         return sorted(key for key in found if not key.rsplit("/", 1)[-1].startswith("."))
 
+    def folders(self, folder: str) -> list[str]:
+        """The names of the "folders" (common prefixes) directly in ``folder``, sorted."""
+        below = f"{self.prefix}{folder.rstrip('/')}/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below, Delimiter="/")
+        found = (p["Prefix"].removeprefix(below).rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
+        return sorted(found)
+
     def digest(self, key: str) -> tuple[int, str] | None:
         """Size and SHA-256 of ``key`` (read through), or None when it does not exist."""
         try:
@@ -225,9 +243,16 @@ class S3Lake:
             size += len(block)
         return size, digest.hexdigest()
 
-    def delete(self, key: str) -> None:
-        """Remove ``key`` (S3 answers the same whether it existed or not)."""
-        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+    def delete(self, *keys: str) -> None:
+        """Remove ``keys`` in one request (S3 answers the same whether they existed or not)."""
+        objects = [{"Key": self.prefix + key} for key in keys]
+        failed = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}).get(
+            "Errors"
+        )
+        if failed:
+            raise LakeError(
+                f"{self.url(failed[0]['Key'].removeprefix(self.prefix))}: not deleted: {failed[0]['Message']}"
+            )
 
     def staging_file(self, key: str) -> Path:
         """A local file under the state folder where ``key``'s next version is written and checked."""
@@ -238,24 +263,25 @@ class S3Lake:
     def publish(self, staged: Path, key: str) -> None:
         """Upload a staged file to ``key`` and remove it; the object appears only once it is whole.
 
-        A multipart upload cut short leaves parts but no object; ``clear_leftovers`` aborts it.
+        boto3 sends a checksum of each request's body, which the server checks. A multipart
+        upload cut short leaves parts but no object; ``clear_leftovers`` aborts it.
         """
-        size = staged.stat().st_size
         self.client.upload_file(str(staged), self.bucket, self.prefix + key, Config=self.transfer)
-        uploaded = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)["ContentLength"]
-        if uploaded != size:
-            raise LakeError(f"{self.url(key)}: uploaded {uploaded} bytes of {size}")
         staged.unlink()
 
-    def clear_leftovers(self, folder: str) -> None:
-        """Abort the unfinished uploads below ``folder`` and remove local staged files of killed runs."""
+    def clear_leftovers(self, folders: str) -> None:
+        """Abort the unfinished uploads in the folders matching the glob ``folders``, and remove
+        the local staged files of killed runs (the caller holds their lock)."""
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=f"{self.prefix}{folder.rstrip('/')}/"
+            Bucket=self.bucket, Prefix=self.prefix + folders.split("*", 1)[0]
         )
         for page in pages:
             for upload in page.get("Uploads", []):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-        for leftover in (self.staging / folder).glob(".*.tmp"):
+                if fnmatch.fnmatchcase(upload["Key"].removeprefix(self.prefix).rsplit("/", 1)[0], folders):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+        for leftover in self.staging.glob(f"{folders}/.*.tmp"):
             leftover.unlink()
 
     @contextmanager

@@ -163,6 +163,14 @@ def user_env(tmp_path: Path, **variables: str) -> dict[str, str]:
     return {**env, "LAKEHOUSE_DATA": str(tmp_path / "data"), **variables}
 
 
+def demo_only(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the real dump and CSV that `make test NORTHWIND_SQL=… ORDER_DETAILS_CSV=…` exports.
+
+    The make targets would load that dump into the test's source and extract that CSV.
+    """
+    return {key: value for key, value in env.items() if key not in ("NORTHWIND_SQL", "ORDER_DETAILS_CSV")}
+
+
 def browse(url: str, screenshot: Path, tmp_path: Path, height: int = 900) -> str:
     """Open ``url`` in headless Chromium: save a screenshot, return the page's DOM once its scripts ran."""
     chromium = shutil.which("chromium")

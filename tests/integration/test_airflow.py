@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import OWNER, READER, SUPERUSER, assert_whole, browse, free_port, query, user_env
+from helpers import OWNER, READER, SUPERUSER, assert_whole, browse, demo_only, free_port, query, user_env
 
 from extract import ledger
 from extract.config import REPO_ROOT, load_settings
@@ -63,14 +63,6 @@ def checkout(airflow_venv, tmp_path) -> Path:
     for venv in (".venv", ".venv-airflow"):
         (root / venv).symlink_to(REPO_ROOT / venv)
     return root
-
-
-def demo_only(env: dict[str, str]) -> dict[str, str]:
-    """``env`` without the real dump and CSV that `make test NORTHWIND_SQL=… ORDER_DETAILS_CSV=…` exports.
-
-    The make targets would load that dump into the test's source and extract that CSV.
-    """
-    return {key: value for key, value in env.items() if key not in ("NORTHWIND_SQL", "ORDER_DETAILS_CSV")}
 
 
 def make(root: Path, env: dict[str, str], line: str) -> subprocess.CompletedProcess:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import assert_whole, cli, docs_served, fetch, free_port, kill_when, published, query, start
+from helpers import assert_whole, cli, demo_only, docs_served, fetch, free_port, kill_when, published, query, start
 
 from extract import ledger, pipeline, storage
 from extract.config import REPO_ROOT, load_settings
@@ -78,7 +78,7 @@ def test_the_readme_shows_the_lines():
 
 
 def test_the_whole_pipeline_on_s3_as_the_readme_runs_it(lake_env, s3, tmp_path):
-    env = {**lake_env, **s3["env"], "LAKEHOUSE_STATE": str(tmp_path / "state")}
+    env = {**demo_only(lake_env), **s3["env"], "LAKEHOUSE_STATE": str(tmp_path / "state")}
     client, printed = s3["client"], []
 
     def run(line: str) -> subprocess.CompletedProcess:

@@ -56,3 +56,13 @@ def test_a_load_that_failed_leaves_export_upstream_failed(tmp_path):
         "load": "failed",
         "export": "upstream_failed",
     }
+
+
+def test_the_previous_success_skips_failed_and_later_days(tmp_path):
+    lake = LocalLake(tmp_path)
+    for day, status in (("2024-01-12", "success"), ("2024-01-13", "success"), ("2024-01-14", "failed")):
+        lake.write_text(f"_ledger/{day}/extract_csv.json", json.dumps({"date": day, "status": status}))
+    lake.write_text("_ledger/2024-01-16/extract_csv.json", json.dumps({"date": "2024-01-16", "status": "success"}))
+    assert ledger.previous_success(lake, DAY, "extract_csv")["date"] == "2024-01-13"
+    assert ledger.previous_success(lake, "2024-01-12", "extract_csv") is None
+    assert ledger.previous_success(lake, DAY, "extract_postgres") is None
