@@ -10,7 +10,7 @@ from pathlib import Path
 
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from .storage import LocalLake, S3Lake, open_lake
+from .storage import Lake, open_lake
 
 __all__ = [
     "REPO_ROOT",
@@ -61,7 +61,7 @@ class Settings:
     memory_limit: str = "1GB"
 
     @cached_property
-    def lake(self) -> LocalLake | S3Lake:
+    def lake(self) -> Lake:
         """The lake's store (opened once: an S3 client is slow to make)."""
         return open_lake(self.lake_url, self.data_dir, self.aws)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from .lake import Lake, Manifest, write_partition
+from .lake import Manifest, write_partition
 from .sql import literal
+from .storage import Lake
 
 __all__ = ["SCHEMAS", "CsvError", "extract_csv"]
 

@@ -11,9 +11,7 @@ from pathlib import Path
 import duckdb
 
 from .sql import literal, quote
-from .storage import LocalLake, S3Lake, sha256_file
-
-Lake = LocalLake | S3Lake
+from .storage import Lake, sha256_file
 
 __all__ = [
     "FORMATS",

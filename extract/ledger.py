@@ -10,9 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from .storage import LocalLake, LockedError, S3Lake
-
-Lake = LocalLake | S3Lake
+from .storage import Lake, LockedError
 
 __all__ = ["STEPS", "LockedError", "Step", "previous_success", "read", "record", "step_locks", "warehouse_lock"]
 

@@ -15,10 +15,11 @@ from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
-from .lake import Lake, clear_leftovers, schema_drift
+from .lake import clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
+from .storage import Lake
 
 __all__ = ["StepFailed", "date_range", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
 

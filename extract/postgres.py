@@ -8,9 +8,10 @@ from decimal import Decimal
 import duckdb
 
 from .config import redact
-from .lake import Lake, Manifest, write_partition
+from .lake import Manifest, write_partition
 from .progress import Progress
 from .sql import literal, quote
+from .storage import Lake
 from .types import (
     DUCKDB_MAX_DIGITS,
     Column,

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "sha256_file"]
+__all__ = ["Lake", "LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "sha256_file"]
 
 # An S3 lock is refreshed this often by its holder, and taken over when older than STALE_AFTER.
 HEARTBEAT_S = 30
@@ -347,7 +347,10 @@ def _stale(holder: str, written: dt.datetime) -> bool:
     return (dt.datetime.now(dt.UTC) - written).total_seconds() > STALE_AFTER_S
 
 
-def open_lake(url: str, state: Path, aws: Mapping[str, str]) -> LocalLake | S3Lake:
+Lake = LocalLake | S3Lake
+
+
+def open_lake(url: str, state: Path, aws: Mapping[str, str]) -> Lake:
     """The lake at ``url``: ``s3://bucket/prefix``, or a local folder."""
     if url.startswith("s3://"):
         if not url.removeprefix("s3://").split("/")[0]:
