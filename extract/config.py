@@ -39,7 +39,8 @@ class Settings:
     Attributes:
         lake_url: the lake and its run ledger (``LAKEHOUSE_DATA``): a folder or ``s3://bucket/prefix``.
         data_dir: the local folder for DuckDB's file, the exports, the demo CSV and files being
-            written (``LAKEHOUSE_STATE``): the lake folder itself, or ``data/`` when the lake is on S3.
+            written (``LAKEHOUSE_STATE``): the lake folder itself, or ``data/s3/<bucket>/<prefix>``
+            when the lake is on S3.
         pgdata: data folder of the embedded PostgreSQL (``LAKEHOUSE_PGDATA``).
         pg_port: TCP port of the embedded PostgreSQL on 127.0.0.1 (``LAKEHOUSE_PG_PORT``).
         dsns: libpq DSN per role given by the user (``SOURCE_DSN``, ``WAREHOUSE_DSN``),
@@ -107,9 +108,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             dsns[role] = f"dbname={DEFAULT_DBNAMES[role]}"
     lake_url = env.get("LAKEHOUSE_DATA") or str(REPO_ROOT / "data")
     on_s3 = lake_url.startswith("s3://")
-    state = env.get("LAKEHOUSE_STATE") or (str(REPO_ROOT / "data") if on_s3 else lake_url)
+    if on_s3:
+        lake_url = "s3://" + "/".join(part for part in lake_url.removeprefix("s3://").split("/") if part)
+    # A lake on S3 keeps its local files in a folder of its own: two lakes never share DuckDB's file.
+    state = env.get("LAKEHOUSE_STATE") or (str(REPO_ROOT / "data" / "s3" / lake_url[5:]) if on_s3 else lake_url)
     return Settings(
-        lake_url=lake_url.rstrip("/") if on_s3 else str(Path(lake_url).resolve()),
+        lake_url=lake_url if on_s3 else str(Path(lake_url).resolve()),
         data_dir=Path(state).resolve(),
         pgdata=Path(env.get("LAKEHOUSE_PGDATA", REPO_ROOT / ".pgdata")).resolve(),
         pg_port=int(env.get("LAKEHOUSE_PG_PORT", "5433")),

@@ -98,7 +98,8 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     env = dict(os.environ if base is None else base)
     env["LAKEHOUSE_DATA"] = settings.lake_url
     env["LAKEHOUSE_STATE"] = str(settings.data_dir)
-    env.update(s3_env(settings))
+    if isinstance(settings.lake, S3Lake):
+        env.update(settings.lake.duckdb_env())  # DuckDB reads only the AWS variables
     env.setdefault("DBT_USE_COLORS", "true" if sys.stdout.isatty() else "false")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no network calls at run time
     server = _warehouse_server(settings.dsn("warehouse"))
@@ -106,25 +107,6 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     env["WAREHOUSE_DB"] = server["dbname"]
     env.update({LIBPQ_ENV[key]: value for key, value in server.items() if key in LIBPQ_ENV})
     env.update(password_apart(settings.dsn("warehouse"))[1])
-    return env
-
-
-def s3_env(settings: Settings) -> dict[str, str]:
-    """The AWS variables DuckDB reads, from the credentials boto3 found (variables, profiles, SSO).
-
-    DuckDB reads only the variables, so a profile's keys reach dbt this way; they stay in the
-    environment of the dbt process, never in a profile, argument or artifact.
-    """
-    if not isinstance(settings.lake, S3Lake):
-        return {}
-    session = settings.lake.session
-    found = session.get_credentials()
-    keys = found.get_frozen_credentials() if found else None
-    env = {"AWS_REGION": session.region_name or "us-east-1"}
-    if keys:
-        env.update(AWS_ACCESS_KEY_ID=keys.access_key, AWS_SECRET_ACCESS_KEY=keys.secret_key)
-        if keys.token:
-            env["AWS_SESSION_TOKEN"] = keys.token
     return env
 
 

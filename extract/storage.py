@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 __all__ = ["Lake", "LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "sha256_file"]
@@ -62,11 +63,7 @@ class LocalLake:
         return str(self.root / key) if key else str(self.root)
 
     def check(self) -> None:
-        """Make sure the lake folder exists and can be written."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LakeError(f"lake folder {self.root}: {exc.strerror}") from None
+        """Nothing to reach: a local lake's folders are made when first written."""
 
     def read_text(self, key: str) -> str:
         """The text of ``key``; FileNotFoundError when there is none."""
@@ -156,6 +153,7 @@ class S3Lake:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         # What boto3 would read from os.environ, read from ``aws`` (the settings' environment).
         retries = {"max_attempts": int(aws["AWS_MAX_ATTEMPTS"])} if aws.get("AWS_MAX_ATTEMPTS") else None
+        config = Config(retries=retries, connect_timeout=10)  # a silent endpoint is named in seconds
         try:
             self.session = boto3.session.Session(
                 aws_access_key_id=aws.get("AWS_ACCESS_KEY_ID"),
@@ -164,12 +162,11 @@ class S3Lake:
                 region_name=aws.get("AWS_REGION") or aws.get("AWS_DEFAULT_REGION"),
                 profile_name=aws.get("AWS_PROFILE"),
             )
-            self.client = self.session.client(
-                "s3", endpoint_url=aws.get("AWS_ENDPOINT_URL"), config=Config(retries=retries)
-            )
+            self.client = self.session.client("s3", endpoint_url=aws.get("AWS_ENDPOINT_URL"), config=config)
         except (BotoCoreError, ValueError) as exc:  # an unknown profile, a malformed endpoint
             raise LakeError(f"bucket {self.bucket}: {exc}") from None
         self.endpoint = self.client.meta.endpoint_url
+        self.region = self.client.meta.region_name or "us-east-1"
         self.staging = state / "tmp" / self.bucket / self.prefix
         self.transfer = TransferConfig(use_threads=False)  # parts in order: a killed upload is simply unfinished
 
@@ -198,13 +195,31 @@ class S3Lake:
         return LakeError(f"{where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
     def check(self) -> None:
-        """Reach the bucket before anything is written: LakeError says what is wrong."""
+        """Reach the bucket before anything is written: LakeError says what is wrong.
+
+        Also learns the bucket's region, which DuckDB needs to sign its requests.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            answer = self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc) from None
+        self.region = answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region") or self.region
+
+    def duckdb_env(self) -> dict[str, str]:
+        """The AWS variables DuckDB (in dbt) reads, naming what boto3 found: the keys (also from a
+        profile), the bucket's region, and the endpoint when it is not AWS's own."""
+        keys = self.session.get_credentials()
+        frozen = keys.get_frozen_credentials() if keys else None
+        env = {"AWS_REGION": self.region}
+        if frozen:
+            env.update(AWS_ACCESS_KEY_ID=frozen.access_key, AWS_SECRET_ACCESS_KEY=frozen.secret_key)
+            if frozen.token:
+                env["AWS_SESSION_TOKEN"] = frozen.token
+        if not self.endpoint.split("://")[-1].split("/")[0].endswith(".amazonaws.com"):
+            env["AWS_ENDPOINT_URL"] = self.endpoint  # from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or a profile
+        return env
 
     def read_text(self, key: str) -> str:
         """The text of ``key``; FileNotFoundError when there is none."""
@@ -244,15 +259,13 @@ class S3Lake:
         return size, digest.hexdigest()
 
     def delete(self, *keys: str) -> None:
-        """Remove ``keys`` in one request (S3 answers the same whether they existed or not)."""
-        objects = [{"Key": self.prefix + key} for key in keys]
-        failed = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}).get(
-            "Errors"
-        )
-        if failed:
-            raise LakeError(
-                f"{self.url(failed[0]['Key'].removeprefix(self.prefix))}: not deleted: {failed[0]['Message']}"
-            )
+        """Remove ``keys`` (S3 answers the same whether they existed or not).
+
+        One request per key: DeleteObjects needs a checksum header that older MinIO and
+        Ceph servers do not take from boto3.
+        """
+        for key in keys:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
     def staging_file(self, key: str) -> Path:
         """A local file under the state folder where ``key``'s next version is written and checked."""
@@ -288,18 +301,34 @@ class S3Lake:
     def lock(self, key: str, what: str) -> Iterator[None]:
         """Hold a lock object at ``key``, created only if absent (``If-None-Match: *``).
 
-        The holder rewrites it every HEARTBEAT_S seconds and deletes it at the end. A lock
-        is stale, and taken over, when its holder's process is gone (same host) or when it
-        has not been rewritten for STALE_AFTER_S seconds (a holder on a machine that died).
+        The holder rewrites it every HEARTBEAT_S seconds and deletes it at the end, each
+        time only if it is still the version it wrote (``If-Match``), so a holder that lost
+        its lock never touches the next one's. A lock is stale, and taken over, when its
+        holder's process is gone (same host) or when it has not been rewritten for
+        STALE_AFTER_S seconds by the server's clock (a holder on a machine that died).
         """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         full = self.prefix + key
         holder = _holder()
-        self._acquire(full, holder, what)
+        try:
+            etag = [self._acquire(full, holder, what)]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc) from None
         stop = threading.Event()
 
         def heartbeat() -> None:
+            beats = 0
             while not stop.wait(HEARTBEAT_S):
-                self.client.put_object(Bucket=self.bucket, Key=full, Body=holder.encode())
+                beats += 1
+                body = f"{holder}, heartbeat {beats}".encode()  # a new ETag each time
+                try:
+                    etag[0] = self.client.put_object(Bucket=self.bucket, Key=full, Body=body, IfMatch=etag[0])["ETag"]
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] == "PreconditionFailed":
+                        return  # taken over: the other holder's lock is not ours to refresh
+                except BotoCoreError:
+                    pass  # the network; the next beat tries again
 
         beating = threading.Thread(target=heartbeat, name=f"lock {key}", daemon=True)
         beating.start()
@@ -308,34 +337,58 @@ class S3Lake:
         finally:
             stop.set()
             beating.join()
-            self.client.delete_object(Bucket=self.bucket, Key=full)
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=etag[0])
+            except (BotoCoreError, ClientError):
+                pass  # taken over, or unreachable: it goes stale and is taken over in turn
 
-    def _acquire(self, full: str, holder: str, what: str) -> None:
+    def _acquire(self, full: str, holder: str, what: str) -> str:
+        """Create the lock object; its ETag. LockedError when another run holds it."""
         from botocore.exceptions import ClientError
 
         for _ in range(2):  # once more after taking over a stale lock
             try:
-                self.client.put_object(Bucket=self.bucket, Key=full, Body=holder.encode(), IfNoneMatch="*")
-                return
+                etag = self.client.put_object(Bucket=self.bucket, Key=full, Body=holder.encode(), IfNoneMatch="*")
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise self._error(exc) from None
+                    raise
+            else:
+                self._refuses_a_second_writer(full)
+                return etag["ETag"]
             try:
                 current = self.client.get_object(Bucket=self.bucket, Key=full)
             except self.client.exceptions.NoSuchKey:
                 continue  # released meanwhile
             text = current["Body"].read().decode()
-            if not _stale(text, current["LastModified"]):
-                raise LockedError(_locked_message(what, text))
+            now = parsedate_to_datetime(current["ResponseMetadata"]["HTTPHeaders"]["date"])
+            if not _stale(text, (now - current["LastModified"]).total_seconds()):
+                raise LockedError(_locked_message(what, text.split(", heartbeat")[0]))
             try:  # only the stale lock we read: not one another run took over meanwhile
                 self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=current["ETag"])
-            except ClientError:
-                pass
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "PreconditionFailed":
+                    raise
         raise LockedError(_locked_message(what, "another process"))
 
+    def _refuses_a_second_writer(self, full: str) -> None:
+        """A server that ignores ``If-None-Match`` would let two runs hold the lock: LakeError then."""
+        from botocore.exceptions import ClientError
 
-def _stale(holder: str, written: dt.datetime) -> bool:
-    """A lock whose holder is a dead process on this host, or that has not been refreshed in time."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=b"", IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=full)
+        raise LakeError(
+            f"bucket {self.bucket} at {self.endpoint}: the server ignores If-None-Match, so it cannot hold "
+            "a lock: use a server with conditional writes (AWS S3, R2, MinIO 2024 or later)"
+        )
+
+
+def _stale(holder: str, age_s: float) -> bool:
+    """A lock whose holder is a dead process on this host, or, elsewhere, one not refreshed in time."""
     parts = holder.split()
     if len(parts) >= 4 and parts[0] == "pid" and parts[3] == socket.gethostname():
         try:
@@ -344,7 +397,8 @@ def _stale(holder: str, written: dt.datetime) -> bool:
             return True
         except (PermissionError, ValueError):
             pass
-    return (dt.datetime.now(dt.UTC) - written).total_seconds() > STALE_AFTER_S
+        return False  # alive here: its heartbeat may lag, its process does not lie
+    return age_s > STALE_AFTER_S
 
 
 Lake = LocalLake | S3Lake

@@ -267,7 +267,7 @@ def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeyp
         lake.lock(key, "the warehouse"),
     ):
         pass
-    monkeypatch.setattr(storage, "STALE_AFTER_S", 0)  # the holder elsewhere stopped refreshing it
+    monkeypatch.setattr(storage, "STALE_AFTER_S", -1)  # the holder elsewhere stopped refreshing it
     monkeypatch.setattr(storage, "HEARTBEAT_S", 0.2)
     with lake.lock(key, "the warehouse"):
         first = s3["client"].head_object(Bucket="my-bucket", Key=full)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from extract.config import load_settings, redact, scrub
+from extract.config import REPO_ROOT, load_settings, redact, scrub
 
 
 def test_embedded_server_when_nothing_is_configured(tmp_path):
@@ -54,3 +56,11 @@ def test_a_service_dsn_is_named_by_its_service():
 def test_scrub_masks_every_secret_of_a_dsn():
     dsn = "host=db user=etl password=Pw1 sslpassword=KeyPw2 dbname=wh"
     assert scrub("failed: password Pw1, key KeyPw2", [dsn]) == "failed: password ***, key ***"
+
+
+def test_a_lake_on_s3_keeps_its_local_files_in_a_folder_of_its_own():
+    settings = load_settings({"LAKEHOUSE_DATA": "s3://my-bucket//northwind/", "AWS_REGION": "eu-west-1"})
+    assert settings.lake_url == "s3://my-bucket/northwind"
+    assert settings.data_dir == REPO_ROOT / "data" / "s3" / "my-bucket" / "northwind"
+    assert settings.aws == {"AWS_REGION": "eu-west-1"}
+    assert load_settings({"LAKEHOUSE_DATA": "s3://b/p", "LAKEHOUSE_STATE": "/tmp/x"}).data_dir == Path("/tmp/x")

@@ -21,4 +21,4 @@ def test_a_lake_on_s3_keeps_its_settings_and_leaves_the_keys_out():
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:9000" in line
     assert "AKIAEXAMPLE" not in line and "s3cr3t-value" not in line
     assert notes == ["the AWS keys are left out of the line: put them in ~/.aws/credentials, which boto3 reads"]
-    assert line.rstrip().endswith("/data/cron.log 2>&1")  # the log is local: the lake is a bucket
+    assert line.rstrip().endswith("/data/s3/my-bucket/northwind/cron.log 2>&1")  # local: the lake is a bucket
