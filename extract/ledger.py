@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from .storage import Lake, LockedError
+from .storage import Lake, LockedError, pid_alive
 
 __all__ = ["STEPS", "LockedError", "Step", "previous_success", "read", "record", "step_locks", "warehouse_lock"]
 
@@ -85,16 +85,6 @@ def previous_success(lake: Lake, date: str, step: str) -> dict | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read(lake: Lake, date: str | None = None) -> list[dict]:
     """Ledger entries, for one date or all, oldest date first; dead 'running' ones become 'interrupted'."""
     by_date: dict[str, list[str]] = {}
@@ -106,7 +96,11 @@ def read(lake: Lake, date: str | None = None) -> list[dict]:
         by_step = {}
         for key in keys:
             entry = json.loads(lake.read_text(key))
-            if entry["status"] == "running" and entry.get("host") == socket.gethostname() and not _alive(entry["pid"]):
+            if (
+                entry["status"] == "running"
+                and entry.get("host") == socket.gethostname()
+                and not pid_alive(entry["pid"])
+            ):
                 entry["status"] = "interrupted"
                 entry["error"] = f"process {entry['pid']} ended before the step finished"
             by_step[entry["step"]] = entry

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-__all__ = ["Lake", "LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "sha256_file"]
+__all__ = ["Lake", "LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "pid_alive", "sha256_file"]
 
 # An S3 lock is refreshed this often by its holder, and taken over when older than STALE_AFTER.
 HEARTBEAT_S = 30
@@ -232,19 +232,21 @@ class S3Lake:
         """Replace ``key`` with ``text``: a PUT is atomic, readers see the old object or the new one."""
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=text.encode())
 
+    def _listing(self, folder: str, entries: str, **options) -> Iterator[dict]:
+        """The ``entries`` ("Contents", "CommonPrefixes") of every page listing ``folder``."""
+        below = f"{self.prefix}{folder.rstrip('/')}/" if folder else self.prefix
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below, **options)
+        return (entry for page in pages for entry in page.get(entries, []))
+
     def keys(self, folder: str) -> list[str]:
         """Every object's key below ``folder``, sorted; hidden ones (locks) are left out."""
-        below = f"{self.prefix}{folder.rstrip('/')}/" if folder else self.prefix
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below)
-        found = (item["Key"].removeprefix(self.prefix) for page in pages for item in page.get("Contents", []))
+        found = (item["Key"].removeprefix(self.prefix) for item in self._listing(folder, "Contents"))
         return sorted(key for key in found if not key.rsplit("/", 1)[-1].startswith("."))
 
     def folders(self, folder: str) -> list[str]:
         """The names of the "folders" (common prefixes) directly in ``folder``, sorted."""
-        below = f"{self.prefix}{folder.rstrip('/')}/"
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below, Delimiter="/")
-        found = (p["Prefix"].removeprefix(below).rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
-        return sorted(found)
+        found = self._listing(folder, "CommonPrefixes", Delimiter="/")
+        return sorted(p["Prefix"].rstrip("/").rsplit("/", 1)[-1] for p in found)
 
     def digest(self, key: str) -> tuple[int, str] | None:
         """Size and SHA-256 of ``key`` (read through), or None when it does not exist."""
@@ -274,13 +276,12 @@ class S3Lake:
         return _temp_name(path)
 
     def publish(self, staged: Path, key: str) -> None:
-        """Upload a staged file to ``key`` and remove it; the object appears only once it is whole.
+        """Upload a staged file to ``key`` (the caller removes it); the object appears only once it is whole.
 
         boto3 sends a checksum of each request's body, which the server checks. A multipart
         upload cut short leaves parts but no object; ``clear_leftovers`` aborts it.
         """
         self.client.upload_file(str(staged), self.bucket, self.prefix + key, Config=self.transfer)
-        staged.unlink()
 
     def clear_leftovers(self, folders: str) -> None:
         """Abort the unfinished uploads in the folders matching the glob ``folders``, and remove
@@ -387,17 +388,22 @@ class S3Lake:
         )
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _stale(holder: str, age_s: float) -> bool:
     """A lock whose holder is a dead process on this host, or, elsewhere, one not refreshed in time."""
     parts = holder.split()
-    if len(parts) >= 4 and parts[0] == "pid" and parts[3] == socket.gethostname():
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, ValueError):
-            pass
-        return False  # alive here: its heartbeat may lag, its process does not lie
+    if len(parts) >= 4 and parts[0] == "pid" and parts[1].isdigit() and parts[3] == socket.gethostname():
+        return not pid_alive(int(parts[1]))  # alive here: its heartbeat may lag, its process does not lie
     return age_s > STALE_AFTER_S
 
 

@@ -57,7 +57,10 @@
     {% if '_manifest.json' not in names %}
         {{ return([name ~ ': no manifest in ' ~ lake_root() ~ '/' ~ folder]) }}
     {% endif %}
-    {% set manifest = lake_read_json_files(folder ~ '/_manifest.json')[0] %}
+    {# Listed just now: read it, no second lookup. #}
+    {% set manifest = fromjson(run_query(
+        "select content from read_text(" ~ lake_sql_string(lake_path(folder ~ '/_manifest.json')) ~ ")"
+    ).columns[0].values()[0]) %}
     {% set path = folder ~ '/' ~ manifest['file'] %}
     {% set found = run_query(
         "select size, sha256(content) from read_blob(" ~ lake_sql_string(lake_path(path)) ~ ")"
