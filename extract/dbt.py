@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +18,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
 from .duck import install_extensions
 from .storage import S3Lake
+from .timing import Phases
 
 __all__ = ["DbtError", "WarehouseUnreachable", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
 
@@ -110,8 +113,8 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     return env
 
 
-def run_dbt(settings: Settings, *args: str) -> None:
-    """Run ``dbt <args>`` on the project, streaming its output.
+def run_dbt(settings: Settings, *args: str, phases: Phases | None = None) -> None:
+    """Run ``dbt <args>`` on the project, streaming its output; ``phases`` gets where its time went.
 
     Raises:
         DbtError: with the first error line dbt printed.
@@ -126,6 +129,7 @@ def run_dbt(settings: Settings, *args: str) -> None:
     ]
     errors = []
     install_extensions()
+    started = dt.datetime.now(dt.UTC)
     with subprocess.Popen(
         command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT
     ) as process:
@@ -134,10 +138,61 @@ def run_dbt(settings: Settings, *args: str) -> None:
             text = line.strip()
             if "refused" in text or "Error" in text or text.startswith("Failure in"):
                 errors.append(text.split("  ", 1)[-1].strip())
+    if phases is not None:
+        _add_phases(phases, started, dt.datetime.now(dt.UTC))
     if process.returncode != 0:
         failures = failed_tests(settings) if args[0] == "build" else []
         reasons = failures or errors[:3] or [f"exit code {process.returncode}"]
         raise DbtError(f"dbt {args[0]} failed: " + "; ".join(reasons))
+
+
+def _add_phases(phases: Phases, started: dt.datetime, ended: dt.datetime) -> None:
+    """Where the last dbt run's wall time went, from its run_results.json.
+
+    ``start-up`` is dbt's import and parse, until its first node; each hook counts
+    under its macro's name; views, tables and tests each count the time any of their
+    nodes ran (they overlap when threads run them side by side); ``shut-down`` is
+    from the last node to dbt's exit (writing its artifacts).
+    """
+    target = PROJECT_DIR / "target"
+    try:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    except FileNotFoundError:
+        return
+    spans: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for result in results:
+        timing = [dt.datetime.fromisoformat(t[key]) for t in result["timing"] for key in ("started_at", "completed_at")]
+        if not timing or min(timing) < started:
+            return  # no timing, or the results of an earlier run
+        node = nodes.get(result["unique_id"], {})
+        if node.get("resource_type") == "operation":
+            name = re.sub(r"\W*(\w+).*", r"\1", node["raw_code"], flags=re.S)
+        elif node.get("resource_type") == "model":
+            name = f"{node['config']['materialized']} models"
+        else:
+            name = f"{node.get('resource_type', 'other')}s"
+        spans.setdefault(name, []).append((min(timing), max(timing)))
+    if not spans:
+        return
+    first = min(start for span in spans.values() for start, _ in span)
+    last = max(end for span in spans.values() for _, end in span)
+    phases.add("start-up", (first - started).total_seconds())
+    for name, span in spans.items():
+        phases.add(name, _covered_seconds(span))
+    phases.add("shut-down", (ended - last).total_seconds())
+
+
+def _covered_seconds(spans: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Seconds covered by at least one of ``spans``."""
+    total, reach = 0.0, None
+    for start, end in sorted(spans):
+        if reach is not None and start < reach:
+            start = reach
+        if end > start:
+            total += (end - start).total_seconds()
+        reach = max(reach or end, end)
+    return total
 
 
 def failed_tests(settings: Settings, sample: int = 3) -> list[str]:

@@ -11,6 +11,7 @@ import duckdb
 from .lake import Manifest, write_partition
 from .sql import literal
 from .storage import Lake
+from .timing import Phases
 
 __all__ = ["SCHEMAS", "CsvError", "extract_csv"]
 
@@ -43,7 +44,14 @@ def _check_header(path: Path, expected: list[str]) -> None:
 
 
 def extract_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, *, name: str, lake: Lake, date: str, fmt: str = "parquet"
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    name: str,
+    lake: Lake,
+    date: str,
+    fmt: str = "parquet",
+    phases: Phases | None = None,
 ) -> Manifest:
     """Read CSV ``path`` with the schema of ``name`` and write its partition.
 
@@ -70,6 +78,7 @@ def extract_csv(
                 col: {"source_type": pg, "warehouse_type": pg, "checksum": True} for col, (_, pg) in schema.items()
             },
             fmt=fmt,
+            phases=phases,
         )
     except duckdb.Error as exc:
         raise CsvError(_describe(path, str(exc))) from None

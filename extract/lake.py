@@ -12,6 +12,7 @@ import duckdb
 
 from .sql import literal, quote
 from .storage import Lake, sha256_file
+from .timing import Phases
 
 __all__ = [
     "FORMATS",
@@ -100,6 +101,7 @@ def write_partition(
     columns_meta: dict[str, dict],
     fmt: str = "parquet",
     reconcile: Callable[[int, dict[str, str]], None] | None = None,
+    phases: Phases | None = None,
 ) -> Manifest:
     """Write ``query``'s result as one partition, whole or not at all.
 
@@ -123,10 +125,13 @@ def write_partition(
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;
             it raises when they disagree with the source.
+        phases: where to add the seconds spent reading and encoding, checksumming,
+            reconciling and publishing.
 
     Returns:
         The manifest written beside the file.
     """
+    phases = phases or Phases()
     key = partition_file(source, table, date, fmt)
     tmp = lake.staging_file(key)
     relation = con.sql(query)
@@ -135,10 +140,16 @@ def write_partition(
         for name, kind in zip(relation.columns, relation.types, strict=True)
     ]
     try:
-        rows = con.execute(f"copy ({query}) to {literal(str(tmp))} {FORMATS[fmt]}").fetchone()[0]
-        checksums = _column_sums(con, read_back(tmp, fmt, columns), [c["name"] for c in columns if c.get("checksum")])
+        with phases("read and encode"):
+            rows = con.execute(f"copy ({query}) to {literal(str(tmp))} {FORMATS[fmt]}").fetchone()[0]
+        with phases("checksums"):
+            checksums = _column_sums(
+                con, read_back(tmp, fmt, columns), [c["name"] for c in columns if c.get("checksum")]
+            )
+            digest = sha256_file(tmp)
         if reconcile:
-            reconcile(int(rows), checksums)
+            with phases("reconcile"):
+                reconcile(int(rows), checksums)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -150,20 +161,23 @@ def write_partition(
         format=fmt,
         rows=int(rows),
         bytes=tmp.stat().st_size,
-        sha256=sha256_file(tmp),
+        sha256=digest,
         origin=origin,
         columns=columns,
         checksums=checksums,
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_key = manifest_path(source, table, date)
-    try:
-        # The old manifest first, and the other format's file of an earlier run of this day.
-        lake.delete(manifest_key, *(partition_file(source, table, date, other) for other in FORMATS if other != fmt))
-        lake.publish(tmp, key)
-    finally:
-        tmp.unlink(missing_ok=True)
-    lake.write_text(manifest_key, json.dumps(asdict(manifest), indent=2) + "\n")
+    with phases("publish"):
+        try:
+            # The old manifest first, and the other format's file of an earlier run of this day.
+            lake.delete(
+                manifest_key, *(partition_file(source, table, date, other) for other in FORMATS if other != fmt)
+            )
+            lake.publish(tmp, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+        lake.write_text(manifest_key, json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
 
 

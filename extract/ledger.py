@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from .storage import Lake, LockedError, pid_alive
+from .timing import Phases
 
 __all__ = ["STEPS", "LockedError", "Step", "previous_success", "read", "record", "step_locks", "warehouse_lock"]
 
@@ -28,12 +29,13 @@ def _now() -> str:
 
 
 class Step:
-    """A step in progress; set ``rows``, ``bytes`` and ``details`` before it ends."""
+    """A step in progress; set ``rows``, ``bytes`` and ``details`` before it ends, time its ``phases``."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.bytes = 0
         self.details: dict = {}
+        self.phases = Phases()
 
 
 @contextmanager
@@ -69,6 +71,7 @@ def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
             rows=progress.rows,
             bytes=progress.bytes,
             details=progress.details,
+            phases=progress.phases.seconds(),
         )
         lake.write_text(key, json.dumps(entry, indent=2) + "\n")
 

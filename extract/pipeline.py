@@ -149,6 +149,7 @@ def extract(
                     fmt=fmt,
                     workers=settings.workers,
                     progress=progress,
+                    phases=step.phases,
                 )
             _record_manifests(step, lake, "extract_postgres", date, manifests)
 
@@ -156,7 +157,9 @@ def extract(
             progress.expect(1)
             clear_leftovers(lake, "csv", date)
             with csv_con.cursor() as cursor:
-                manifest = extract_csv(cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt)
+                manifest = extract_csv(
+                    cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt, phases=step.phases
+                )
             progress.landed(manifest)
             _record_manifests(step, lake, "extract_csv", date, [manifest])
 
@@ -178,7 +181,15 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
-        run_dbt(settings, "build", "--target", target, "--vars", f"{{run_date: '{date}', lake_format: {lake_format}}}")
+        run_dbt(
+            settings,
+            "build",
+            "--target",
+            target,
+            "--vars",
+            f"{{run_date: '{date}', lake_format: {lake_format}}}",
+            phases=progress.phases,
+        )
         progress.rows = sum(entry["rows"] for entry in extracted)
         progress.details = {"target": target, "tests": dbt_test_counts()}
 

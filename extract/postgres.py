@@ -12,6 +12,7 @@ from .lake import Manifest, write_partition
 from .progress import Progress
 from .sql import literal, quote
 from .storage import Lake
+from .timing import Phases
 from .types import (
     DUCKDB_MAX_DIGITS,
     Column,
@@ -170,13 +171,18 @@ def extract_tables(
     fmt: str = "parquet",
     workers: int = 2,
     progress: Progress | None = None,
+    phases: Phases | None = None,
 ) -> list[Manifest]:
     """Write one partition per table of the attached source's ``schema``, ``workers`` tables at a time.
+
+    ``phases`` gets the seconds spent reading the catalog and in each phase of the writes.
 
     Returns:
         The manifests written, one per table, by table name.
     """
-    tables = sorted(describe_tables(con, schema).items())
+    phases = phases or Phases()
+    with phases("catalog"):
+        tables = sorted(describe_tables(con, schema).items())
     if progress:
         progress.expect(len(tables))
 
@@ -187,9 +193,11 @@ def extract_tables(
             # One transaction per table: the copy and the source's own counts see the same snapshot.
             cursor.execute("begin transaction")
             try:
+                with phases("catalog"):
+                    query = table_query(cursor, schema, table, entry)
                 manifest = write_partition(
                     cursor,
-                    table_query(cursor, schema, table, entry),
+                    query,
                     lake=lake,
                     source="postgres",
                     table=table,
@@ -198,6 +206,7 @@ def extract_tables(
                     columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
                     fmt=fmt,
                     reconcile=lambda rows, sums: _reconcile(cursor, relation, table, rows, sums),
+                    phases=phases,
                 )
             except BaseException:
                 cursor.execute("rollback")
