@@ -1,11 +1,15 @@
-"""Benchmark step 1 and step 2 against psql's \\copy and a raw DuckDB COPY, on the same demo source.
+"""Benchmark step 1 and step 2 against the same work done by hand, on the same demo source.
 
-Usage: python bench/run.py --sf 1000 [--runs 3] [--lake s3]   (``make bench SF=1000 LAKE=s3``)
+Usage: python -m bench.run --sf 1 1000 [--runs 3] [--lake s3]   (``make bench SF="1 1000" LAKE=s3``)
 
 Every method runs as its own process; wall time and peak RSS (the process and the
 children it waits for) are read from ``wait4``. Runs are interleaved and medians
-reported, with ratios against psql measured in the same run. ``--lake s3`` adds steps 1
-and 2 with the lake on a local S3 server (moto), against the local disk in the same run.
+reported, with ratios against baselines measured in the same run: step 1 against a bare
+DuckDB ``COPY`` of every table and the CSV to Parquet, step 2 against the same load,
+marts, keys and relationship checks written by hand in one psql session
+(bench/by_hand.sql), and dbt's fixed cost against a bare ``dbt --version``. Each step's
+seconds per phase come from its ledger entry. ``--lake s3`` adds steps 1 and 2 with the
+lake on a local S3 server (moto), against the local disk in the same run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import psycopg2
 
 from bench.local_s3 import local_s3
-from extract import duck, server
+from extract import duck, ledger, server
 from extract.config import REPO_ROOT, load_settings
 from extract.flat_files import SCHEMAS
 from extract.postgres import SOURCE_ALIAS, attach, describe_tables
@@ -34,6 +38,24 @@ from extract.sql import quote
 RESULTS = REPO_ROOT / "bench" / "results"
 PSQL = str(server.POSTGRES_BIN / "psql")
 DATE = "2024-01-15"
+BY_HAND = REPO_ROOT / "bench" / "by_hand.sql"
+# The ledger steps each method runs, for its phases.
+STEPS = {
+    "step1_extract": ["extract_postgres", "extract_csv"],
+    "step1_extract_s3": ["extract_postgres", "extract_csv"],
+    "step2_load": ["load"],
+    "step2_load_s3": ["load"],
+}
+# name: (method, baseline, at most this ratio, at scale factors from .. to); the ratio is reported up to "to".
+RATIO_GOALS = {
+    "step1_vs_duckdb_copy": ("step1_extract", "duckdb_copy_out", 1.2, (1000, 10000)),
+    "step2_vs_psql_by_hand": ("step2_load", "psql_by_hand", 1.3, (1000, 10000)),
+    "dbt_fixed_cost_vs_dbt_version": ("step2_load", "dbt_version", 2.0, (1, 1)),
+}
+# Peak RSS, MiB, at any scale.
+MEMORY_GOALS = {"step1_extract": 300, "step2_load": 1024}
+# Seconds per million rows at one scale against the next smaller scale of the same run.
+SCALING_GOAL = 1.2
 DUCKDB_COPY = """
 import sys, duckdb
 from extract import duck
@@ -132,13 +154,14 @@ def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> 
     tables = sorted(set(columns) - {"order_details"})
     out, duck_out = work / "psql", work / "duckdb"
     copy_out = "".join(f"\\copy {t} to '{out}/{t}.csv' csv header\n" for t in tables)
-    copy_in = "drop schema if exists bench_copy cascade; create schema bench_copy;\n"
-    copy_in += "".join(f"create table bench_copy.{t} ({ddl});\n" for t, ddl in columns.items())
-    copy_in += "".join(f"\\copy bench_copy.{t} from '{out}/{t}.csv' csv header\n" for t in [*tables, "order_details"])
+    by_hand = "drop schema if exists bench_copy cascade; create schema bench_copy;\n"
+    by_hand += "".join(f"create table bench_copy.{t} ({ddl});\n" for t, ddl in columns.items())
+    by_hand += "".join(f"\\copy bench_copy.{t} from '{out}/{t}.csv' csv header\n" for t in [*tables, "order_details"])
+    by_hand += BY_HAND.read_text()
     for folder in (out, duck_out):
         folder.mkdir(parents=True, exist_ok=True)
     (work / "copy_out.sql").write_text(copy_out)
-    (work / "copy_in.sql").write_text(copy_in)
+    (work / "by_hand.sql").write_text(by_hand)
     shell = ["bash", "-c"]
     extract = [sys.executable, "-m", "extract", "extract", "--date", DATE, "--csv", csv, "--quiet"]
     load = [sys.executable, "-m", "extract", "load", "--date", DATE]
@@ -148,7 +171,8 @@ def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> 
         "duckdb_copy_out": [sys.executable, "-c", DUCKDB_COPY, source, csv, str(duck_out)],
         "step1_extract": extract,
         "step1_extract_s3": extract,
-        "psql_copy_in": shell + [f"{PSQL} -X -q -v ON_ERROR_STOP=1 -d '{warehouse}' -f {work}/copy_in.sql"],
+        "psql_by_hand": [PSQL, "-X", "-q", "-o", "/dev/null", "-d", warehouse, "-f", f"{work}/by_hand.sql"],
+        "dbt_version": [str(Path(sys.executable).with_name("dbt")), "--version"],
         "step2_load": load,
         "step2_load_s3": load,
     }
@@ -159,12 +183,32 @@ def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> 
     }
 
 
+def step_phases(env: dict[str, str], steps: list[str], wall: float) -> dict[str, float]:
+    """Seconds per phase of ``steps``, from their ledger entries of the bench date.
+
+    ``process start`` is the wall time outside the steps: Python, imports, settings and
+    the lake check. Phases of steps that ran side by side add up to more than the wall time.
+    """
+    entries = [e for e in ledger.read(load_settings(env).lake, DATE) if e["step"] in steps]
+    phases = {"process start": wall - max(e["duration_s"] for e in entries)}
+    for entry in entries:
+        for name, seconds in entry.get("phases", {}).items():
+            phases[name] = phases.get(name, 0.0) + seconds
+    return phases
+
+
+def runs_at(sf: float, runs: int) -> int:
+    """How many runs of each method at scale ``sf``: one is enough from SF 10000 on."""
+    return 1 if sf >= 10000 else runs
+
+
 def run(sf: float, runs: int, lake: str = "local") -> dict:
     """Benchmark every method ``runs`` times at scale ``sf``; the summary as a dict."""
     work = REPO_ROOT / "data" / "bench" / f"sf{sf:g}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     env, generation = prepare(sf, work)
+    runs = runs_at(sf, runs)
     with ExitStack() as stack:
         s3_env = None
         if lake == "s3":
@@ -179,7 +223,10 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
         samples: dict[str, list[dict]] = {name: [] for name in methods}
         for _ in range(runs):
             for name, (command, method_env) in methods.items():
-                samples[name].append(measure(command, method_env))
+                sample = measure(command, method_env)
+                if name in STEPS:
+                    sample["phases"] = step_phases(method_env, STEPS[name], sample["wall_s"])
+                samples[name].append(sample)
     csv_bytes = sum(p.stat().st_size for p in (work / "psql").glob("*.csv"))
     rows = sum(
         json.loads(p.read_text())["rows"] for p in (Path(env["LAKEHOUSE_DATA"])).glob(f"*/*/{DATE}/_manifest.json")
@@ -201,15 +248,33 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
             "cpu_s": round(statistics.median(v["cpu_s"] for v in values), 2),
             "postgres_cpu_s": round(statistics.median(v["postgres_cpu_s"] for v in values), 2),
             "rows_per_s": round(rows / wall),
-            "mb_per_s": round(csv_bytes / 1e6 / wall, 1),
+            "s_per_million_rows": round(wall / rows * 1e6, 3),
             "samples_s": [round(v["wall_s"], 3) for v in values],
         }
+        if "phases" in values[0]:
+            summary["methods"][name]["phases_s"] = {
+                phase: round(statistics.median(v["phases"].get(phase, 0.0) for v in values), 3)
+                for phase in values[0]["phases"]
+            }
     m = summary["methods"]
     summary["ratios"] = {
-        "step1_vs_psql_out": round(m["step1_extract"]["wall_s"] / m["psql_copy_out"]["wall_s"], 2),
-        "step1_vs_duckdb_out": round(m["step1_extract"]["wall_s"] / m["duckdb_copy_out"]["wall_s"], 2),
-        "step2_vs_psql_in": round(m["step2_load"]["wall_s"] / m["psql_copy_in"]["wall_s"], 2),
+        name: round(m[method]["wall_s"] / m[baseline]["wall_s"], 2)
+        for name, (method, baseline, _, (_, high)) in RATIO_GOALS.items()
+        if sf <= high
     }
+    summary["ratios"]["step1_vs_psql_out"] = round(m["step1_extract"]["wall_s"] / m["psql_copy_out"]["wall_s"], 2)
+    summary["goals"] = {
+        name: goal(summary["ratios"][name], limit)
+        for name, (_, _, limit, (low, high)) in RATIO_GOALS.items()
+        if low <= sf <= high
+    }
+    summary["goals"].update(
+        {
+            f"{method}_peak_rss_mib": goal(m[method]["peak_rss_mib"], limit)
+            for method, limit in MEMORY_GOALS.items()
+            if method in m
+        }
+    )
     if lake == "s3":
         summary["ratios"]["step1_s3_vs_local"] = round(
             m["step1_extract_s3"]["wall_s"] / m["step1_extract"]["wall_s"], 2
@@ -218,20 +283,39 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
     return summary
 
 
+def goal(value: float, limit: float) -> dict:
+    """A measured value against its goal (at most ``limit``)."""
+    return {"value": round(value, 2), "goal": limit, "met": value <= limit}
+
+
+def add_scaling(summary: dict, smaller: dict) -> None:
+    """Seconds per million rows of each step at ``summary``'s scale against ``smaller``'s, from the same bench run."""
+    for method in ("step1_extract", "step2_load"):
+        ratio = summary["methods"][method]["s_per_million_rows"] / smaller["methods"][method]["s_per_million_rows"]
+        summary["goals"][f"{method}_s_per_million_rows_vs_sf{smaller['sf']:g}"] = goal(ratio, SCALING_GOAL)
+
+
 def print_table(summary: dict) -> None:
-    """The summary as a table."""
+    """The summary as a table, the phases of each step and the goals."""
     print(
         f"\nSF {summary['sf']:g}: {summary['rows']:,} rows, {summary['csv_bytes'] / 1e6:.1f} MB as CSV, "
         f"generated in {summary['generate_s']:.2f} s; medians of {summary['runs']} runs"
     )
-    print(f"  {'method':<18}{'wall s':>9}{'CPU s':>8}{'PG CPU s':>10}{'rows/s':>13}{'MB/s':>8}{'peak RSS MiB':>14}")
+    print(
+        f"  {'method':<18}{'wall s':>9}{'CPU s':>8}{'PG CPU s':>10}{'rows/s':>13}{'s/M rows':>10}{'peak RSS MiB':>14}"
+    )
     for name, m in summary["methods"].items():
         print(
             f"  {name:<18}{m['wall_s']:>9.3f}{m['cpu_s']:>8.2f}{m['postgres_cpu_s']:>10.2f}{m['rows_per_s']:>13,}"
-            f"{m['mb_per_s']:>8.1f}{m['peak_rss_mib']:>14.1f}"
+            f"{m['s_per_million_rows']:>10.2f}{m['peak_rss_mib']:>14.1f}"
         )
+    for name, m in summary["methods"].items():
+        if "phases_s" in m:
+            print(f"  {name} phases (s): " + ", ".join(f"{p} {s:.2f}" for p, s in m["phases_s"].items()))
     for name, ratio in summary["ratios"].items():
         print(f"  {name}: {ratio:.2f}x")
+    for name, g in summary["goals"].items():
+        print(f"  goal {name}: {g['value']:g} (at most {g['goal']:g}): {'met' if g['met'] else 'MISSED'}")
 
 
 def main() -> None:
@@ -241,8 +325,12 @@ def main() -> None:
     parser.add_argument("--lake", choices=["local", "s3"], default="local", help="s3: also steps 1 and 2 on S3")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for sf in args.sf:
+    smaller = None
+    for sf in sorted(args.sf):
         summary = run(sf, args.runs, args.lake)
+        if smaller is not None:
+            add_scaling(summary, smaller)
+        smaller = summary
         suffix = "-s3" if args.lake == "s3" else ""
         path = RESULTS / f"{summary['date']}-sf{sf:g}{suffix}.json"
         path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,26 +1,46 @@
-"""A smoke run of the benchmark at SF 1, with the S3 lake: every method runs, and the ratios come out."""
+"""A smoke run of the benchmark at SF 1, with the S3 lake: every method runs, with phases, ratios and goals."""
 
 from __future__ import annotations
 
-from bench.run import print_table, run
+from bench.run import add_scaling, print_table, run
 
 
 def test_benchmark_smoke_run_at_scale_one(settings, capsys):
     summary = run(1.0, runs=1, lake="s3")
-    assert set(summary["methods"]) == {
+    methods = summary["methods"]
+    assert set(methods) == {
         "psql_copy_out",
         "duckdb_copy_out",
         "step1_extract",
         "step1_extract_s3",
-        "psql_copy_in",
+        "psql_by_hand",
+        "dbt_version",
         "step2_load",
         "step2_load_s3",
     }
     assert summary["rows"] > 3000
-    assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 and m["cpu_s"] >= 0 for m in summary["methods"].values())
+    assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 and m["cpu_s"] >= 0 for m in methods.values())
     # The server's share is read from /proc: the load surely keeps PostgreSQL busy.
-    assert summary["methods"]["step2_load"]["postgres_cpu_s"] > 0
-    assert summary["ratios"]["step1_vs_psql_out"] > 0
+    assert methods["step2_load"]["postgres_cpu_s"] > 0
+    # Where the time went, from each step's ledger entry.
+    for step in ("step1_extract", "step1_extract_s3"):
+        assert {"process start", "catalog", "read and encode", "checksums", "reconcile", "publish"} <= set(
+            methods[step]["phases_s"]
+        )
+    for step in ("step2_load", "step2_load_s3"):
+        phases = methods[step]["phases_s"]
+        assert {"start-up", "lakehouse_gate", "load_raw_tables", "view models", "table models", "tests"} <= set(phases)
+        assert sum(phases.values()) > 0.5 * methods[step]["wall_s"]
+    assert set(summary["goals"]) == {
+        "dbt_fixed_cost_vs_dbt_version",
+        "step1_extract_peak_rss_mib",
+        "step2_load_peak_rss_mib",
+    }
+    assert summary["ratios"]["step2_vs_psql_by_hand"] > 0
     assert summary["ratios"]["step1_s3_vs_local"] > 0 and summary["ratios"]["step2_s3_vs_local"] > 0
+    add_scaling(summary, summary)
+    assert summary["goals"]["step2_load_s_per_million_rows_vs_sf1"] == {"value": 1.0, "goal": 1.2, "met": True}
     print_table(summary)
-    assert "step2_vs_psql_in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "step2_vs_psql_by_hand" in out and "goal dbt_fixed_cost_vs_dbt_version" in out
+    assert "step2_load phases (s): process start" in out

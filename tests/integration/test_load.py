@@ -10,7 +10,7 @@ from helpers import cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT
-from extract.dbt import dbt_env, dbt_test_counts
+from extract.dbt import DbtError, dbt_env, dbt_test_counts, run_dbt
 from extract.lake import partition_file
 from extract.source import load_dump
 
@@ -123,7 +123,7 @@ def test_bad_keys_fail_the_tests_by_name_and_keep_the_published_tables(
     assert "test relationships_stg_csv__order_details_order_id__order_id__ref_stg_northwind__orders_ failed" in (
         result.stderr
     )
-    assert "(from_field=99999)" in result.stderr
+    assert "(from_field=99999, n_rows=1)" in result.stderr
     assert ledger.read(settings.lake, "2024-01-16")[-1]["status"] == "failed"
     # Nothing of the bad day is published: readers keep the good day.
     assert query(settings.dsn("warehouse"), "select count(*), sum(line_total) from marts.order_lines") == published
@@ -140,3 +140,18 @@ def test_a_csv_lake_builds_the_same_mart(settings, northwind_sql, order_details_
     assert query(warehouse, "select count(*), count(distinct order_id), sum(line_total) from marts.order_lines") == [
         (2155, 830, query(warehouse, "select sum(unit_price * quantity * (1 - discount)) from raw.order_details")[0][0])
     ]
+
+
+def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one(demo):
+    pipeline.load(demo, DATE)
+    compiled = next((REPO_ROOT / "dbt_project" / "target" / "compiled").rglob("primary_key_orders_order_id.sql"))
+    assert "enforced_primary_key" in compiled.read_text()  # the constraint answers: no second pass over the rows
+    assert ledger.read(demo.lake, DATE)[-1]["phases"]["tests"] > 0
+
+    warehouse = demo.dsn("warehouse")
+    query(warehouse, "alter table marts.orders drop constraint orders_pkey")
+    query(warehouse, "insert into marts.orders select * from marts.orders order by order_id limit 1")
+    with pytest.raises(DbtError, match="dbt test failed"):
+        run_dbt(demo, "test", "--select", "primary_key_orders_order_id", "--vars", f"{{run_date: '{DATE}'}}")
+    assert "enforced_primary_key" not in compiled.read_text()
+    assert dbt_test_counts() == {"fail": 1}

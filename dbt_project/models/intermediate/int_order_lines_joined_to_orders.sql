@@ -39,9 +39,7 @@ order_lines_joined as (
         order_details.unit_price,
         order_details.quantity,
         order_details.discount,
-        order_details.unit_price
-        * order_details.quantity
-        * (1 - order_details.discount) as line_total
+        order_details.line_total
 
     from order_details
     left join orders

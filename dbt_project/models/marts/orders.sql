@@ -12,9 +12,9 @@ customers as (
 
 ),
 
-order_lines as (
+order_details as (
 
-    select * from {{ ref('int_order_lines_joined_to_orders') }}
+    select * from {{ ref('stg_csv__order_details') }}
 
 ),
 
@@ -25,7 +25,7 @@ order_totals as (
         count(*) as line_count,
         sum(line_total) as order_total
 
-    from order_lines
+    from order_details
     group by order_id
 
 ),

@@ -21,6 +21,16 @@ renamed as (
 
     from source
 
+),
+
+priced as (
+
+    select
+        *,
+        unit_price * quantity * (1 - discount) as line_total
+
+    from renamed
+
 )
 
-select * from renamed
+select * from priced
