@@ -47,7 +47,7 @@ class Settings:
             or built from ``PG*`` variables; a role missing here uses the embedded server.
         workers: tables extracted at the same time (``LAKEHOUSE_WORKERS``, default: the cores).
         duckdb_threads: DuckDB worker threads (``LAKEHOUSE_DUCKDB_THREADS``, default: the cores).
-        memory_limit: DuckDB's memory limit in step 1 (``LAKEHOUSE_MEMORY_LIMIT``, default 1GB).
+        memory_limit: DuckDB's memory limit per connection, steps 1 and 2 (``LAKEHOUSE_MEMORY_LIMIT``, default 512MB).
         aws: the ``AWS_*`` variables, for a lake on S3.
     """
 
@@ -59,7 +59,7 @@ class Settings:
     aws: Mapping[str, str] = field(default_factory=dict)
     workers: int = 2
     duckdb_threads: int | None = None
-    memory_limit: str = "1GB"
+    memory_limit: str = "512MB"
 
     @cached_property
     def lake(self) -> Lake:
@@ -121,7 +121,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         aws={key: value for key, value in env.items() if key.startswith("AWS_")},
         workers=int(env.get("LAKEHOUSE_WORKERS") or os.cpu_count() or 2),
         duckdb_threads=int(env["LAKEHOUSE_DUCKDB_THREADS"]) if env.get("LAKEHOUSE_DUCKDB_THREADS") else None,
-        memory_limit=env.get("LAKEHOUSE_MEMORY_LIMIT", "1GB"),
+        memory_limit=env.get("LAKEHOUSE_MEMORY_LIMIT", "512MB"),
     )
 
 
