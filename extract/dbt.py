@@ -166,8 +166,10 @@ def _add_phases(phases: Phases, started: dt.datetime, ended: dt.datetime) -> Non
     spans: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
     for result in results:
         timing = [dt.datetime.fromisoformat(t[key]) for t in result["timing"] for key in ("started_at", "completed_at")]
-        if not timing or min(timing) < started:
-            return  # no timing, or the results of an earlier run
+        if not timing:
+            continue  # skipped
+        if min(timing) < started:
+            return  # the results of an earlier run
         node = nodes.get(result["unique_id"], {})
         if node.get("resource_type") == "operation":
             name = re.sub(r"\W*(\w+).*", r"\1", node["raw_code"], flags=re.S)
