@@ -103,7 +103,7 @@ airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
 cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
 	@$(PY) -m extract cron
 
-bench: setup ## benchmark at scale SF (SF="1 10 100 1000" for the scaling plot; LAKE=s3 adds S3): bench/results/
+bench: setup ## benchmark at scale SF (SF="1 10 100 1000 10000" for the scaling plot; LAKE=s3 adds S3): bench/results/
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE)
 	$(PY) -m bench.plot

@@ -171,7 +171,8 @@ def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> 
         "duckdb_copy_out": [sys.executable, "-c", DUCKDB_COPY, source, csv, str(duck_out)],
         "step1_extract": extract,
         "step1_extract_s3": extract,
-        "psql_by_hand": [PSQL, "-X", "-q", "-o", "/dev/null", "-d", warehouse, "-f", f"{work}/by_hand.sql"],
+        "psql_by_hand": [PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-d", warehouse]
+        + ["-f", f"{work}/by_hand.sql"],
         "dbt_version": [str(Path(sys.executable).with_name("dbt")), "--version"],
         "step2_load": load,
         "step2_load_s3": load,

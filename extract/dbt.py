@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -142,7 +143,9 @@ def run_dbt(settings: Settings, *args: str, phases: Phases | None = None) -> Non
             if "refused" in text or "Error" in text or text.startswith("Failure in"):
                 errors.append(text.split("  ", 1)[-1].strip())
     if phases is not None:
-        _add_phases(phases, started, dt.datetime.now(dt.UTC))
+        # Timings only inform: artifacts dbt could not finish writing change no outcome.
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            _add_phases(phases, started, dt.datetime.now(dt.UTC))
     if process.returncode != 0:
         failures = failed_tests(settings) if args[0] == "build" else []
         reasons = failures or errors[:3] or [f"exit code {process.returncode}"]

@@ -131,7 +131,7 @@ def write_partition(
     Returns:
         The manifest written beside the file.
     """
-    phases = phases or Phases()
+    phases = Phases() if phases is None else phases
     key = partition_file(source, table, date, fmt)
     tmp = lake.staging_file(key)
     relation = con.sql(query)

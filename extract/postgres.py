@@ -180,7 +180,7 @@ def extract_tables(
     Returns:
         The manifests written, one per table, by table name.
     """
-    phases = phases or Phases()
+    phases = Phases() if phases is None else phases
     with phases("catalog"):
         tables = sorted(describe_tables(con, schema).items())
     if progress:

@@ -34,6 +34,6 @@ class Phases:
             self._seconds[name] = self._seconds.get(name, 0.0) + seconds
 
     def seconds(self) -> dict[str, float]:
-        """Each phase's seconds, in the order the phases first ran."""
+        """Each phase's seconds, in the order the phases first ended."""
         with self._lock:
             return {name: round(seconds, 3) for name, seconds in self._seconds.items()}

@@ -17,7 +17,11 @@ APP = "lakehouse-warehouse"
 
 
 def _walk(env: dict[str, str], date: str, csv_path: Path) -> list[str]:
-    """Every step for ``date`` as a user runs them; returns everything they printed."""
+    """Every step for ``date`` as a user runs them; returns everything they printed.
+
+    dbt's log file is kept at debug level, every statement in it, to be searched for passwords.
+    """
+    env = {**env, "DBT_LOG_LEVEL_FILE": "debug"}
     printed = []
     for args in (
         ("extract", "--date", date, "--csv", str(csv_path)),
