@@ -109,6 +109,7 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     # dbt's log file at info level: writing every statement at debug level costs 10% of a
     # small build (threads wait on the log's lock). DBT_LOG_LEVEL_FILE=debug brings it back.
     env.setdefault("DBT_LOG_LEVEL_FILE", "info")
+    env["LAKEHOUSE_MEMORY_LIMIT"] = settings.memory_limit  # the profile's memory_limit, as in step 1
     server = _warehouse_server(settings.dsn("warehouse"))
     env["WAREHOUSE_DSN"] = make_dsn(**server)
     env["WAREHOUSE_DB"] = server["dbname"]

@@ -9,6 +9,11 @@
     {{ return("call postgres_execute('warehouse', " ~ lake_sql_string(sql) ~ ")") }}
 {%- endmacro %}
 
+{# A table expression: the rows of `sql`, run inside the attached warehouse in PostgreSQL's own dialect. #}
+{% macro lake_postgres_query(sql) -%}
+    {{ return("postgres_query('warehouse', " ~ lake_sql_string(sql) ~ ")") }}
+{%- endmacro %}
+
 {# The run date: --vars '{run_date: YYYY-MM-DD}', default today in UTC. #}
 {% macro lake_run_date() -%}
     {{ return(var('run_date', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}

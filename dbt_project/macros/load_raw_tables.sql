@@ -81,7 +81,7 @@
         {% do measures.append('sum(' ~ lake_quote(name) ~ ')::text as c' ~ loop.index) %}
     {% endfor %}
     {% set sums = 'select ' ~ measures | join(', ') ~ ' from ' ~ relation %}
-    {% set found = run_query("select * from postgres_query('warehouse', " ~ lake_sql_string(sums) ~ ")").rows[0] %}
+    {% set found = run_query("select * from " ~ lake_postgres_query(sums)).rows[0] %}
     {% set problems = [] %}
     {% if found[0] != manifest['rows'] %}
         {% do problems.append(manifest['rows'] ~ ' rows in the lake, ' ~ found[0] ~ ' in the warehouse') %}

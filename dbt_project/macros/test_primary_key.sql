@@ -47,7 +47,7 @@
             and c.relname = {{ lake_sql_string(relation.identifier) }}
     {% endset %}
     {% if target.type == 'duckdb' %}
-        {% set catalog = "select * from postgres_query('warehouse', " ~ lake_sql_string(catalog) ~ ")" %}
+        {% set catalog = "select * from " ~ lake_postgres_query(catalog) %}
     {% endif %}
     {% set found = run_query(catalog).columns[0].values() | list %}
     {{ return(found | sort == key | sort) }}

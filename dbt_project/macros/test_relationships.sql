@@ -1,11 +1,13 @@
 {#
     Generic test, in place of dbt's own: every non-null `column_name` of the model is a
-    `field` of `to`. Returns each missing key with its number of rows. When the model
-    and `to` are read by the same engine, the whole test runs there (warehouse_tests.sql);
-    when the model is in the warehouse and `to` is not, the model's keys are counted in
-    the warehouse first, so only distinct keys cross to DuckDB.
+    `field` of `to`. Returns each missing key with its number of rows; the failures are
+    the rows, as in dbt's own test. When the model and `to` are read by the same engine,
+    the whole test runs there (warehouse_tests.sql); otherwise the model's keys are
+    counted where the model is, so only distinct keys reach the join.
 #}
 {% test relationships(model, column_name, to, field) %}
+
+    {{ config(fail_calc='coalesce(sum(n_rows), 0)') }}
 
     {% if lake_in_warehouse(model) == lake_in_warehouse(to) %}
 

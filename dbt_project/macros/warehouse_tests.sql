@@ -6,7 +6,7 @@
 
 {# Whether dbt-duckdb reads `relation` from the attached warehouse. #}
 {% macro lake_in_warehouse(relation) %}
-    {{ return(target.type == 'duckdb' and relation.database == 'warehouse') }}
+    {{ return(target.type == 'duckdb' and relation.database == lakehouse_database()) }}
 {% endmacro %}
 
 {# How the engine that runs the test names `relation`: inside Postgres, without DuckDB's database. #}
@@ -17,7 +17,7 @@
 {# `sql`, a query over `relation` written with lake_test_name, as a table expression run where `relation` is. #}
 {% macro lake_test_query(relation, sql) %}
     {% if lake_in_warehouse(relation) %}
-        {{ return("postgres_query('warehouse', " ~ lake_sql_string(sql) ~ ")") }}
+        {{ return(lake_postgres_query(sql)) }}
     {% endif %}
     {{ return("(" ~ sql ~ ") as found") }}
 {% endmacro %}

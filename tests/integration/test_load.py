@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,22 @@ def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one
         run_dbt(demo, "test", "--select", "primary_key_orders_order_id", "--vars", f"{{run_date: '{DATE}'}}")
     assert "enforced_primary_key" not in compiled.read_text()
     assert dbt_test_counts() == {"fail": 1}
+
+
+def test_relationship_tests_count_orphan_rows_in_the_warehouse_and_across_engines(demo):
+    pipeline.load(demo, DATE)
+    query(
+        demo.dsn("warehouse"),
+        "insert into marts.order_lines (order_id, product_id, unit_price, quantity, discount, line_total) "
+        "values (999999, 999998, 1, 1, 0, 1), (999999, 999999, 1, 1, 0, 1)",
+    )
+    with pytest.raises(DbtError, match="dbt test failed"):
+        run_dbt(demo, "test", "--select", "order_lines", "--vars", f"{{run_date: '{DATE}'}}")
+    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())["results"]
+    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
+    assert failed == {
+        # both marts in the warehouse: one orphan order, on two rows
+        "relationships_order_lines_order_id__order_id__ref_orders_": 2,
+        # order lines in the warehouse, products a DuckDB view over the lake: two orphan products
+        "relationships_order_lines_product_id__product_id__ref_stg_northwind__products_": 2,
+    }
