@@ -39,13 +39,8 @@ RESULTS = REPO_ROOT / "bench" / "results"
 PSQL = str(server.POSTGRES_BIN / "psql")
 DATE = "2024-01-15"
 BY_HAND = REPO_ROOT / "bench" / "by_hand.sql"
-# The ledger steps each method runs, for its phases.
-STEPS = {
-    "step1_extract": ["extract_postgres", "extract_csv"],
-    "step1_extract_s3": ["extract_postgres", "extract_csv"],
-    "step2_load": ["load"],
-    "step2_load_s3": ["load"],
-}
+# The ledger steps each method runs, for its phases (its "_s3" twin runs the same).
+STEPS = {"step1_extract": ["extract_postgres", "extract_csv"], "step2_load": ["load"]}
 # name: (method, baseline, at most this ratio, at scale factors from .. to); the ratio is reported up to "to".
 RATIO_GOALS = {
     "step1_vs_duckdb_copy": ("step1_extract", "duckdb_copy_out", 1.2, (1000, 10000)),
@@ -225,8 +220,9 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
         for _ in range(runs):
             for name, (command, method_env) in methods.items():
                 sample = measure(command, method_env)
-                if name in STEPS:
-                    sample["phases"] = step_phases(method_env, STEPS[name], sample["wall_s"])
+                steps = STEPS.get(name.removesuffix("_s3"))
+                if steps:
+                    sample["phases"] = step_phases(method_env, steps, sample["wall_s"])
                 samples[name].append(sample)
     csv_bytes = sum(p.stat().st_size for p in (work / "psql").glob("*.csv"))
     rows = sum(
