@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     with_csv(sub)
 
     sub = with_date(command("load", "step 2: dbt build for the date into the warehouse", "load --date 2024-01-15"))
-    sub.add_argument("--target", choices=["lakehouse", "postgres"], default="lakehouse")
+    sub.add_argument("--target", choices=["lakehouse", "postgres", "spark"], default="lakehouse")
 
     with_date(command("export", "write the evidence CSV/JSON from the warehouse", "export --date 2024-01-15"))
 

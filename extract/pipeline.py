@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import demo, duck, ledger, server
+from . import demo, duck, ledger, server, spark
 from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt
 from .export import export_evidence, published_date
@@ -20,6 +20,7 @@ from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
 from .storage import Lake
+from .timing import Phases
 
 __all__ = ["StepFailed", "date_range", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
 
@@ -175,26 +176,43 @@ def extract(
 
 
 def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
-    """Step 2: ``dbt build`` for ``date``; dbt itself refuses incomplete partitions."""
+    """Step 2: ``dbt build`` for ``date``; dbt itself refuses incomplete partitions.
+
+    On the spark target, Spark builds and tests the day first, and the lakehouse build
+    that follows publishes its marts (recorded as the day's ``load`` all the same).
+    """
 
     def build(progress: ledger.Step) -> None:
         extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
+        dbt_vars = f"run_date: '{date}', lake_format: {lake_format}"
+        details = {"target": target}
+        if target == "spark":
+            # Spark builds and tests the day; its marts land in the lake, and the
+            # lakehouse target publishes them in place of its own (spark.py).
+            on_spark = Phases()
+            run_dbt(settings, "build", "--target", "spark", "--vars", f"{{{dbt_vars}}}", phases=on_spark)
+            details["spark_tests"] = dbt_test_counts()
+            with on_spark("marts into the lake"):
+                spark.land_marts(settings, date)
+            for name, seconds in on_spark.seconds().items():
+                progress.phases.add(f"spark {name}", seconds)
+            dbt_vars += ", marts_from: spark"
         run_dbt(
             settings,
             "build",
             "--target",
-            target,
+            "lakehouse" if target == "spark" else target,
             "--vars",
-            f"{{run_date: '{date}', lake_format: {lake_format}}}",
+            f"{{{dbt_vars}}}",
             phases=progress.phases,
         )
         progress.rows = sum(entry["rows"] for entry in extracted)
-        progress.details = {"target": target, "tests": dbt_test_counts()}
+        progress.details = {**details, "tests": dbt_test_counts()}
 
     with ledger.warehouse_lock(settings.lake):
-        _run_step(settings, date, "load" if target == "lakehouse" else f"load_{target}", build)
+        _run_step(settings, date, "load" if target in ("lakehouse", "spark") else f"load_{target}", build)
 
 
 def export(settings: Settings, date: str) -> tuple[int, list[Path]]:

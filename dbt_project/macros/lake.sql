@@ -1,4 +1,4 @@
-{# Reading the lake from dbt-duckdb: the run ledger, partition manifests, partition files. #}
+{# Reading the lake from dbt-duckdb (and from dbt-spark): the run ledger, partition manifests, partition files. #}
 
 {% macro lake_sql_string(text) -%}
     '{{ text | replace("'", "''") }}'
@@ -26,12 +26,19 @@
 #}
 {% macro lake_root() -%}
     {% set url = env_var('LAKEHOUSE_DATA', '') %}
+    {% if target.type == 'spark' %}
+        {% if url.startswith('s3://') %}
+            {{ exceptions.raise_compiler_error('the spark target reads local lakes only (LAKEHOUSE_DATA is ' ~ url
+                ~ "): Spark's S3 file system (hadoop-aws) is not on PyPI") }}
+        {% endif %}
+        {{ return(env_var('LAKEHOUSE_DATA', flags.PROFILES_DIR ~ '/data')) }}  {# as profiles.yml #}
+    {% endif %}
     {{ return(url.rstrip('/') if url.startswith('s3://') else target.settings['file_search_path']) }}
 {%- endmacro %}
 
 {# Where DuckDB finds a lake key: below the bucket's prefix, or relative to the local lake root. #}
 {% macro lake_path(key) -%}
-    {{ return(lake_root() ~ '/' ~ key if lake_root().startswith('s3://') else key) }}
+    {{ return(lake_root() ~ '/' ~ key if lake_root().startswith('s3://') or target.type == 'spark' else key) }}
 {%- endmacro %}
 
 {# The names of the files in a lake folder (a listing: on S3, glob of a literal key finds it even when absent). #}
@@ -62,13 +69,33 @@
     {{ return(parsed) }}
 {% endmacro %}
 
-{# The step-1 ledger entries of the run date, by step name. #}
+{# The ledger entries of the run date, by step name. #}
 {% macro lake_ledger() %}
     {% set entries = {} %}
-    {% for entry in lake_read_json_files('_ledger/' ~ lake_run_date() ~ '/*.json') %}
+    {% for entry in adapter.dispatch('lake_ledger_entries')() %}
         {% do entries.update({entry['step']: entry}) %}
     {% endfor %}
     {{ return(entries) }}
+{% endmacro %}
+
+{% macro default__lake_ledger_entries() %}
+    {{ return(lake_read_json_files('_ledger/' ~ lake_run_date() ~ '/*.json')) }}
+{% endmacro %}
+
+{#
+    Spark fails on a path or glob that matches nothing, and reads no file whose name starts
+    with "_" (the partitions' _manifest.json): it lists the ledger files of every day, whose
+    folder is there once anything was extracted, then reads the run date's.
+#}
+{% macro spark__lake_ledger_entries() %}
+    {% set day = '/_ledger/' ~ lake_run_date() ~ '/' %}
+    {% set found = run_query("select cast(content as string) from binaryFile.`" ~ lake_path('_ledger/*/*.json')
+        ~ "` where path like " ~ lake_sql_string('%' ~ day ~ '%') ~ " order by path") %}
+    {% set parsed = [] %}
+    {% for row in found.rows %}
+        {% do parsed.append(fromjson(row[0])) %}
+    {% endfor %}
+    {{ return(parsed) }}
 {% endmacro %}
 
 {# A read_parquet/read_csv call over one partition's file, typed by its manifest. #}
@@ -83,4 +110,9 @@
             {%- endfor -%}
         })
     {%- endif -%}
+{%- endmacro %}
+
+{# The type of text columns: varchar, except on Spark, whose varchar needs a length. #}
+{% macro lake_text_type() -%}
+    {{ return('string' if target.type == 'spark' else 'varchar') }}
 {%- endmacro %}

@@ -5,7 +5,7 @@
     gated too; `dbt test` and `dbt docs` leave the warehouse alone.
 #}
 {% macro lakehouse_gate() %}
-    {% if target.type == 'duckdb' and lakehouse_writing() %}
+    {% if target.type in ['duckdb', 'spark'] and lakehouse_writing() %}
         {% set problems = [] %}
         {% set ledger = lake_ledger() %}
         {% for step in ['extract_postgres', 'extract_csv'] %}
@@ -17,9 +17,7 @@
             {% elif entry['status'] != 'success' %}
                 {% do problems.append(step ~ ' is ' ~ entry['status'] ~ ': ' ~ (entry.get('error') or '')) %}
             {% else %}
-                {% for manifest in entry['details']['partitions'] %}
-                    {% do problems.extend(lake_partition_problems(manifest)) %}
-                {% endfor %}
+                {% do problems.extend(adapter.dispatch('lake_partitions_problems')(entry['details']['partitions'])) %}
             {% endif %}
         {% endfor %}
         {# A default run date (today) is fixed when dbt parses: a partial parse of another day keeps it. #}
@@ -47,6 +45,45 @@
             ) }}
         {% endif %}
     {% endif %}
+{% endmacro %}
+
+{# What is wrong with the partitions listed in the ledger (empty when they are whole). #}
+{% macro default__lake_partitions_problems(listed) %}
+    {% set problems = [] %}
+    {% for manifest in listed %}
+        {% do problems.extend(lake_partition_problems(manifest)) %}
+    {% endfor %}
+    {{ return(problems) }}
+{% endmacro %}
+
+{#
+    On Spark, which reads no file named "_manifest.json", each data file is checked against
+    the manifest step 1 recorded in the ledger: its size and SHA-256, all files in one scan
+    (a glob of their paths, which lists those that are there).
+#}
+{% macro spark__lake_partitions_problems(listed) %}
+    {% set paths = {} %}
+    {% for manifest in listed %}
+        {% do paths.update({lake_partition_dir(manifest['source'], manifest['table']) ~ '/' ~ manifest['file']: manifest}) %}
+    {% endfor %}
+    {% set found = {} %}
+    {% if paths %}
+        {% set scan = run_query("select path, length, sha2(content, 256) from binaryFile.`"
+            ~ lake_path('{' ~ paths.keys() | join(',') ~ '}') ~ "`") %}
+        {% for row in scan.rows %}
+            {% do found.update({row[0].split('/')[-4:] | join('/'): row}) %}  {# source/table/date/file #}
+        {% endfor %}
+    {% endif %}
+    {% set problems = [] %}
+    {% for path, manifest in paths.items() %}
+        {% set name = manifest['source'] ~ '/' ~ manifest['table'] %}
+        {% if path not in found %}
+            {% do problems.append(name ~ ': data file ' ~ lake_root() ~ '/' ~ path ~ ' is missing') %}
+        {% elif found[path][1] != manifest['bytes'] or found[path][2] != manifest['sha256'] %}
+            {% do problems.append(name ~ ': ' ~ lake_root() ~ '/' ~ path ~ ' does not match its manifest (size or checksum differ)') %}
+        {% endif %}
+    {% endfor %}
+    {{ return(problems) }}
 {% endmacro %}
 
 {# What is wrong with one partition listed in the ledger (empty when it is whole). #}

@@ -14,8 +14,15 @@
     {{ return(('postgres_' if target.type == 'postgres' and name != var('raw_schema') else '') ~ name) }}
 {%- endmacro %}
 
-{# The warehouse schemas a build writes under "__next" and publishes: the raw copy (dbt-duckdb only) and the marts. #}
+{#
+    The warehouse schemas a build writes under "__next" and publishes: the raw copy (dbt-duckdb
+    only) and the marts. Spark publishes nothing itself: its tables stay in its own catalog, and
+    `make load TARGET=spark` publishes its marts through the lakehouse target (spark_marts.sql).
+#}
 {% macro lakehouse_published_schemas() %}
+    {% if target.type == 'spark' %}
+        {{ return([]) }}
+    {% endif %}
     {{ return([lakehouse_schema('marts')] + ([var('raw_schema')] if target.type == 'duckdb' else [])) }}
 {% endmacro %}
 
@@ -83,6 +90,10 @@
 {# On-run-end: swap the twins in, in one transaction, with the run date in their comments. #}
 {% macro publish_schemas(results) %}
     {% if not lakehouse_writing() %}
+        {{ return('') }}
+    {% endif %}
+    {% if target.type == 'spark' %}
+        {{ log('step 2 on Spark: built and tested in Spark\'s catalog; make load TARGET=spark publishes its marts', info=true) }}
         {{ return('') }}
     {% endif %}
     {% set reason = lakehouse_unpublishable(results) %}

@@ -4,14 +4,20 @@
     the build empties first (on-run-start) and publishes last. The model's `this` stays
     the published name; hooks that write reach the twin through lakehouse_building(this).
     It keeps the name `table`, so dbt enforces the marts' contracts and constraints.
+    With marts built by Spark, the rows come from Spark's partition (spark_marts.sql).
 #}
 {% macro lakehouse_table() %}
     {% set target_relation = lakehouse_building(this).incorporate(type='table') %}
+    {% set spark_mart = lakehouse_spark_mart() %}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {% call statement('main') %}
-        {{ get_create_table_as_sql(False, target_relation, sql) }}
+        {{ get_create_table_as_sql(False, target_relation,
+            'select * from ' ~ lake_read_partition(spark_mart) if spark_mart else sql) }}
     {% endcall %}
+    {% if spark_mart %}
+        {% do lake_reconcile(lake_quote(target_relation.schema) ~ '.' ~ lake_quote(target_relation.identifier), spark_mart) %}
+    {% endif %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do apply_grants(target_relation, config.get('grants'), should_revoke=false) %}
     {% do persist_docs(target_relation, model) %}

@@ -34,7 +34,7 @@
 
 {# Whether `relation` is a warehouse table whose primary key constraint is exactly `key`. #}
 {% macro lake_primary_key_enforced(relation, key) %}
-    {% if not execute or relation.database != lakehouse_database() %}
+    {% if not execute or target.type == 'spark' or relation.database != lakehouse_database() %}
         {{ return(false) }}
     {% endif %}
     {% set catalog %}

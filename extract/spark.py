@@ -1,0 +1,67 @@
+"""The spark target of step 2: dbt builds and tests the day on Spark, and its marts reach the warehouse.
+
+Spark cannot write into PostgreSQL with what pip installs (its JDBC driver is a Maven
+jar), so its marts travel the lake's way: each lands as a partition of source ``spark``
+with a manifest (``spark/<mart>/<date>/``), and the lakehouse target publishes them
+(``--vars '{marts_from: spark}'``, macros/spark_marts.sql): checked against their
+manifests, reconciled, tested and swapped in with the raw copy, in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .config import Settings
+from .dbt import PROJECT_DIR
+from .duck import connect
+from .lake import Manifest, write_partition
+from .sql import literal
+from .timing import Phases
+
+__all__ = ["SOURCE", "land_marts"]
+
+SOURCE = "spark"
+
+# DuckDB's names of the types whose sums reconcile a partition (exact numbers).
+EXACT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL")
+
+
+def land_marts(settings: Settings, date: str, phases: Phases | None = None) -> list[Manifest]:
+    """Write the marts of the last Spark build into the lake, one partition each, rows in order.
+
+    The marts are the project's table models, read from the Spark warehouse folder the
+    profile sets (``_spark/warehouse`` in the state folder).
+    """
+    nodes = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"].values()
+    marts = [
+        (n["schema"], n["alias"])
+        for n in nodes
+        if n["resource_type"] == "model" and n["config"]["materialized"] == "table"
+    ]
+    con = connect(memory_limit=settings.memory_limit)
+    try:
+        manifests = []
+        for schema, name in sorted(marts):
+            files = settings.data_dir / "_spark" / "warehouse" / f"{schema}.db" / name / "*.parquet"
+            query = f"select * from read_parquet({literal(str(files))}) order by all"
+            relation = con.sql(query)
+            exact = {
+                n: {"checksum": str(t).startswith(EXACT_TYPES)}
+                for n, t in zip(relation.columns, relation.types, strict=True)
+            }
+            manifests.append(
+                write_partition(
+                    con,
+                    query,
+                    lake=settings.lake,
+                    source=SOURCE,
+                    table=name,
+                    date=date,
+                    origin=f"spark table {schema}.{name}",
+                    columns_meta=exact,
+                    phases=phases,
+                )
+            )
+        return manifests
+    finally:
+        con.close()
