@@ -46,6 +46,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned packages
 
+# The spark target's packages (pyspark, dbt-spark, a Java runtime): for make test, make bench
+# and make load TARGET=spark; make all does not need them.
+SPARK_STAMP := $(VENV)/.spark-installed
+$(SPARK_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
 all: setup ## the whole pipeline for DATE (default today, UTC): seed if empty, extract, load, export
 	$(PY) -m extract run --date $(DATE) $(SEED_ARGS) $(CSV_ARGS)
 
@@ -58,7 +65,7 @@ seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL)
 extract: setup ## step 1 for DATE: source tables and CSV into data/
 	$(PY) -m extract extract --date $(DATE) $(CSV_ARGS)
 
-load: setup ## step 2 for DATE: dbt build into the warehouse (TARGET=lakehouse|postgres)
+load: setup $(if $(filter spark,$(TARGET)),$(SPARK_STAMP)) ## step 2 for DATE: dbt build into the warehouse (TARGET=lakehouse|postgres|spark)
 	$(PY) -m extract load --date $(DATE) --target $(TARGET)
 
 export: setup ## write data/exports/DATE/orders_with_details.{csv,json}
@@ -103,12 +110,12 @@ airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
 cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
 	@$(PY) -m extract cron
 
-bench: setup ## benchmark at scale SF (SF="1 10 100 1000 10000" for the scaling plot; LAKE=s3 adds S3): bench/results/
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" for the scaling plot; LAKE=s3 adds S3): bench/results/
+	$(PY) -m pip install --quiet -e '.[dev,bench,spark]'
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE)
 	$(PY) -m bench.plot
 
-test: setup ## the test suite (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
+test: setup $(SPARK_STAMP) ## the test suite (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-browser: setup ## the tests that drive headless Chromium (needs Debian's chromium)

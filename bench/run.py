@@ -9,7 +9,8 @@ DuckDB ``COPY`` of every table and the CSV to Parquet, step 2 against the same l
 marts, keys and relationship checks written by hand in one psql session
 (bench/by_hand.sql), and dbt's fixed cost against a bare ``dbt --version``. Each step's
 seconds per phase come from its ledger entry. ``--lake s3`` adds steps 1 and 2 with the
-lake on a local S3 server (moto), against the local disk in the same run.
+lake on a local S3 server (moto), against the local disk in the same run. At SF 1, 100
+and 1000, step 2 also runs on the spark target, against the lakehouse target's.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ PSQL = str(server.POSTGRES_BIN / "psql")
 DATE = "2024-01-15"
 BY_HAND = REPO_ROOT / "bench" / "by_hand.sql"
 # The ledger steps each method runs, for its phases (its "_s3" twin runs the same).
-STEPS = {"step1_extract": ["extract_postgres", "extract_csv"], "step2_load": ["load"]}
+STEPS = {"step1_extract": ["extract_postgres", "extract_csv"], "step2_load": ["load"], "step2_load_spark": ["load"]}
+# Scale factors at which step 2 also runs on the spark target (make load TARGET=spark).
+SPARK_SCALES = (1, 100, 1000)
 # name: (method, baseline, at most this ratio, at scale factors from .. to); the ratio is reported up to "to".
 RATIO_GOALS = {
     "step1_vs_duckdb_copy": ("step1_extract", "duckdb_copy_out", 1.2, (1000, 10000)),
@@ -135,8 +138,11 @@ def prepare(sf: float, work: Path) -> tuple[dict[str, str], dict]:
     return env, {"generate_s": seed["wall_s"]}
 
 
-def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> dict[str, tuple[list[str], dict]]:
-    """The command of each method and its environment, by name; with ``s3_env``, the steps on S3 too."""
+def commands(
+    env: dict[str, str], work: Path, s3_env: dict[str, str] | None, spark: bool
+) -> dict[str, tuple[list[str], dict]]:
+    """The command of each method and its environment, by name; with ``s3_env``, the steps on S3 too,
+    and with ``spark``, step 2 on the spark target."""
     source, warehouse = env["SOURCE_DSN"], env["WAREHOUSE_DSN"]
     csv = str(Path(env["LAKEHOUSE_DATA"]) / "demo" / "order_details.csv")
     with duck.connect() as con:
@@ -171,11 +177,12 @@ def commands(env: dict[str, str], work: Path, s3_env: dict[str, str] | None) -> 
         "dbt_version": [str(Path(sys.executable).with_name("dbt")), "--version"],
         "step2_load": load,
         "step2_load_s3": load,
+        "step2_load_spark": [*load, "--target", "spark"],
     }
     return {
         name: (command, s3_env if name.endswith("_s3") else env)
         for name, command in methods.items()
-        if s3_env or not name.endswith("_s3")
+        if (s3_env or not name.endswith("_s3")) and (spark or not name.endswith("_spark"))
     }
 
 
@@ -215,7 +222,7 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
                 "LAKEHOUSE_DATA": f"s3://bench/sf{sf:g}",
                 "LAKEHOUSE_STATE": str(work / "state"),
             }
-        methods = commands(env, work, s3_env)
+        methods = commands(env, work, s3_env, spark=sf in SPARK_SCALES)
         samples: dict[str, list[dict]] = {name: [] for name in methods}
         for _ in range(runs):
             for name, (command, method_env) in methods.items():
@@ -272,6 +279,10 @@ def run(sf: float, runs: int, lake: str = "local") -> dict:
             if method in m
         }
     )
+    if "step2_load_spark" in m:
+        summary["ratios"]["step2_spark_vs_duckdb"] = round(
+            m["step2_load_spark"]["wall_s"] / m["step2_load"]["wall_s"], 2
+        )
     if lake == "s3":
         summary["ratios"]["step1_s3_vs_local"] = round(
             m["step1_extract_s3"]["wall_s"] / m["step1_extract"]["wall_s"], 2

@@ -1,4 +1,4 @@
-"""A smoke run of the benchmark at SF 1, with the S3 lake: every method runs, with phases, ratios and goals."""
+"""A smoke run of the benchmark at SF 1, with the S3 lake and Spark: every method runs, with phases, ratios, goals."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def test_benchmark_smoke_run_at_scale_one(settings, capsys):
         "dbt_version",
         "step2_load",
         "step2_load_s3",
+        "step2_load_spark",
     }
     assert summary["rows"] > 3000
     assert all(m["wall_s"] > 0 and m["peak_rss_mib"] > 0 and m["cpu_s"] >= 0 for m in methods.values())
@@ -31,6 +32,11 @@ def test_benchmark_smoke_run_at_scale_one(settings, capsys):
         phases = methods[step]["phases_s"]
         assert {"start-up", "lakehouse_gate", "load_raw_tables", "view models", "table models", "tests"} <= set(phases)
         assert sum(phases.values()) > 0.5 * methods[step]["wall_s"]
+    # On Spark, the Spark build's phases come first, then those of the build that publishes its marts.
+    assert {"spark start-up", "spark tests", "spark marts into the lake", "table models"} <= set(
+        methods["step2_load_spark"]["phases_s"]
+    )
+    assert summary["ratios"]["step2_spark_vs_duckdb"] > 0
     assert set(summary["goals"]) == {
         "dbt_fixed_cost_vs_dbt_version",
         "step1_extract_peak_rss_mib",

@@ -35,6 +35,7 @@ def checkout(demo, lake_env, tmp_path):
     root = tmp_path / "home" / "checkout"
     shutil.copytree(REPO_ROOT / "dbt_project", root / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
     shutil.copy(REPO_ROOT / "profiles.yml", root)
+    shutil.copytree(REPO_ROOT / "spark", root / "spark")
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
     shutil.copytree(demo.data_dir, root / "data")
     env = {key: value for key, value in dbt_env(demo).items() if key not in ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE")}
@@ -59,8 +60,11 @@ def test_readme_dbt_lines_build_from_every_folder(checkout, demo):
         assert result.returncode == 0, (line, result.stdout[-3000:])
         assert (root / "data" / "lakehouse.duckdb").exists()
         assert not (root.parent / "data").exists(), line  # nothing resolved against the working directory
+        for folder in (root, root / "dbt_project"):  # nor Spark's catalog and metastore
+            assert not {"metastore_db", "spark-warehouse", "derby.log"} & {p.name for p in folder.iterdir()}, line
         if "--target postgres" not in line:
             assert_whole(demo, DATE)
+    assert (root / "data" / "_spark" / "warehouse" / "marts.db" / "order_lines").is_dir()
     assert query(demo.dsn("warehouse"), "select count(*) from postgres_marts.order_lines") == query(
         demo.dsn("warehouse"), "select count(*) from marts.order_lines"
     )

