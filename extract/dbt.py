@@ -142,9 +142,9 @@ def run_dbt(settings: Settings, *args: str, phases: Phases | None = None) -> Non
     ) as process:
         for line in process.stdout:
             sys.stdout.write(line)
-            text = line.strip()
+            text = line.strip().split("  ", 1)[-1].strip()  # without dbt's time stamp
             if "refused" in text or "Error" in text or text.startswith("Failure in"):
-                errors.append(text.split("  ", 1)[-1].strip())
+                errors.append(text)
     if phases is not None:
         # Timings only inform: artifacts dbt could not finish writing change no outcome.
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

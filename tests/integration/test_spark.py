@@ -57,6 +57,10 @@ def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(demo, lake_env
     by_duckdb = _marts_by_duckdb(demo)
     types_in_warehouse = query(demo.dsn("warehouse"), MART_TYPES)
 
+    # A build killed while Spark wrote a mart left a part file (and no table) behind: overwritten.
+    killed = demo.data_dir / "_spark" / "warehouse" / "marts.db" / "order_lines" / "part-00000-killed.snappy.parquet"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"PAR1 half written")
     # The README's line, as written, from the repository root.
     assert readme_spark_lines() == [f"make load TARGET=spark DATE={DATE}"]
     result = subprocess.run(
@@ -76,7 +80,7 @@ def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(demo, lake_env
     assert entry["details"]["spark_tests"] == entry["details"]["tests"] == {"pass": 39}
     assert entry["phases"]["spark tests"] > 0 and entry["phases"]["spark marts into the lake"] > 0
     # Spark's catalog and metastore stay in the state folder, none in the working folder.
-    assert (demo.data_dir / "_spark" / "warehouse" / "marts.db" / "order_lines").is_dir()
+    assert killed.parent.is_dir() and not killed.exists()
     assert not {"metastore_db", "spark-warehouse", "derby.log"} & {p.name for p in REPO_ROOT.iterdir()}
     manifest = json.loads((demo.data_dir / "spark" / "order_lines" / DATE / "_manifest.json").read_text())
     assert manifest["rows"] == len(by_duckdb["order_lines"][1])
