@@ -35,7 +35,9 @@ orders_with_totals as (
     select
         cast(orders.order_id as integer) as order_id,
         cast(orders.customer_id as {{ lake_text_type() }}) as customer_id,
-        cast(customers.customer_name as {{ lake_text_type() }}) as customer_name,
+        cast(
+            customers.customer_name as {{ lake_text_type() }}
+        ) as customer_name,
         cast(orders.employee_id as integer) as employee_id,
         cast(orders.shipper_id as integer) as shipper_id,
         orders.order_date,
