@@ -28,8 +28,8 @@
     {% set url = env_var('LAKEHOUSE_DATA', '') %}
     {% if target.type == 'spark' %}
         {% if url.startswith('s3://') %}
-            {{ exceptions.raise_compiler_error('the spark target reads local lakes only (LAKEHOUSE_DATA is ' ~ url
-                ~ "): Spark's S3 file system (hadoop-aws) is not on PyPI") }}
+            {{ exceptions.raise_compiler_error('the spark target refused LAKEHOUSE_DATA=' ~ url
+                ~ ": it reads local lakes only, since Spark's S3 file system (hadoop-aws) is not on PyPI") }}
         {% endif %}
         {{ return(env_var('LAKEHOUSE_DATA', flags.PROFILES_DIR ~ '/data')) }}  {# as profiles.yml #}
     {% endif %}

@@ -280,3 +280,16 @@ def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeyp
         time.sleep(1.5)
         assert s3["client"].head_object(Bucket="my-bucket", Key=full)["LastModified"] > first["LastModified"]
     assert not objects(s3["client"], full)  # released
+
+
+def test_the_spark_target_refuses_a_lake_on_s3_in_one_line(s3_day):
+    before = published(load_settings(s3_day))
+
+    result = cli(s3_day, "load", "--date", DAY, "--target", "spark")
+
+    assert result.returncode == 12
+    assert f"the spark target refused LAKEHOUSE_DATA={s3_day['LAKEHOUSE_DATA']}: it reads local lakes only" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert published(load_settings(s3_day)) == before
