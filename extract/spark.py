@@ -16,7 +16,6 @@ from .dbt import PROJECT_DIR
 from .duck import connect
 from .lake import Manifest, write_partition
 from .sql import literal
-from .timing import Phases
 
 __all__ = ["SOURCE", "land_marts"]
 
@@ -26,7 +25,7 @@ SOURCE = "spark"
 EXACT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL")
 
 
-def land_marts(settings: Settings, date: str, phases: Phases | None = None) -> list[Manifest]:
+def land_marts(settings: Settings, date: str) -> list[Manifest]:
     """Write the marts of the last Spark build into the lake, one partition each, rows in order.
 
     The marts are the project's table models, read from the Spark warehouse folder the
@@ -59,7 +58,6 @@ def land_marts(settings: Settings, date: str, phases: Phases | None = None) -> l
                     date=date,
                     origin=f"spark table {schema}.{name}",
                     columns_meta=exact,
-                    phases=phases,
                 )
             )
         return manifests
