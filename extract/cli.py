@@ -11,7 +11,7 @@ from pathlib import Path
 from . import ledger, pipeline, server
 from .config import Settings, load_settings, password_apart, redact
 from .cron import crontab_line
-from .dbt import DbtError, run_dbt
+from .dbt import DbtError, run_dbt, run_settings
 from .report import print_status, print_summary
 from .source import SourceError
 from .storage import LakeError
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         os.execve(server.POSTGRES_BIN / "psql", ["psql", "-d", dsn], {**os.environ, **secret})
     if args.command == "docs":
         with ledger.warehouse_lock(settings.lake):  # a load holds DuckDB's file and rewrites the warehouse
-            run_dbt(settings, "docs", "generate", "--vars", f"{{run_date: '{args.date}'}}")
+            run_dbt(settings, "docs", "generate", run=run_settings(args.date))
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0
     csv_path = getattr(args, "csv", None) or settings.demo_csv

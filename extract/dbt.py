@@ -1,4 +1,4 @@
-"""Running dbt (step 2) as a subprocess, pointed at the warehouse through libpq variables."""
+"""Running dbt (step 2) in this process, pointed at the warehouse through libpq variables."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import datetime as dt
 import json
 import os
 import re
-import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
 
 import psycopg2
 from psycopg2 import sql
@@ -21,7 +20,7 @@ from .duck import install_extensions
 from .storage import S3Lake
 from .timing import Phases
 
-__all__ = ["DbtError", "WarehouseUnreachable", "dbt_env", "dbt_test_counts", "failed_tests", "run_dbt"]
+__all__ = ["DbtError", "WarehouseUnreachable", "dbt_env", "dbt_test_counts", "environment", "failed_tests", "run_dbt"]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 SPARK_JAVA_HOME = REPO_ROOT / "spark" / "java_home"
@@ -120,40 +119,66 @@ def dbt_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str,
     return env
 
 
-def run_dbt(settings: Settings, *args: str, phases: Phases | None = None) -> None:
-    """Run ``dbt <args>`` on the project, streaming its output; ``phases`` gets where its time went.
+@contextlib.contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment is ``env`` inside the block (dbt and DuckDB read it there), then as it was."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_settings(date: str, lake_format: str = "parquet", marts_from: str = "duckdb") -> dict[str, str]:
+    """The variables that tell the project which day to read, read when dbt runs (macros/lake.sql).
+
+    Never ``--vars``: dbt re-parses the whole project when its CLI vars change, so a
+    new day would pay a full parse; these leave the parsed project as it is.
+    """
+    return {"LAKEHOUSE_RUN_DATE": date, "LAKEHOUSE_FORMAT": lake_format, "LAKEHOUSE_MARTS_FROM": marts_from}
+
+
+def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, phases: Phases | None = None) -> None:
+    """Run ``dbt <args>`` on the project in this process, its output on stdout; ``phases`` gets where its time went.
+
+    dbt runs in-process (``dbtRunner``): no second interpreter to start and import dbt,
+    and when this process dies, so does the build it started. ``run`` adds variables
+    to dbt's environment (``run_settings``).
 
     Raises:
-        DbtError: with the first error line dbt printed.
+        DbtError: with the first error lines dbt logged.
     """
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        *args,
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(REPO_ROOT),
-    ]
-    errors = []
-    install_extensions()
-    started = dt.datetime.now(dt.UTC)
-    with subprocess.Popen(
-        command, env=dbt_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT
-    ) as process:
-        for line in process.stdout:
-            sys.stdout.write(line)
-            text = line.strip().split("  ", 1)[-1].strip()  # without dbt's time stamp
+    from dbt.cli.main import dbtRunner  # a second or more of imports, for the commands that run dbt
+
+    errors: list[str] = []
+
+    def collect(event) -> None:
+        if event.info.level == "debug":
+            return  # statements and their SQL, not outcomes
+        for line in event.info.msg.splitlines():
+            text = line.strip()
             if "refused" in text or "Error" in text or text.startswith("Failure in"):
                 errors.append(text)
+
+    command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
+    install_extensions()
+    started = dt.datetime.now(dt.UTC)
+    with environment({**dbt_env(settings), **(run or {})}):
+        result = dbtRunner(callbacks=[collect]).invoke(command)
     if phases is not None:
         # Timings only inform: artifacts dbt could not finish writing change no outcome.
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             _add_phases(phases, started, dt.datetime.now(dt.UTC))
-    if process.returncode != 0:
+    if not result.success:
         # Spark keeps its failing rows in its own catalog, out of the warehouse's reach.
         on_spark = "--target" in args and args[args.index("--target") + 1] == "spark"
         failures = failed_tests(settings) if args[0] == "build" and not on_spark else []
-        reasons = failures or errors[:3] or [f"exit code {process.returncode}"]
+        if result.exception is not None:
+            errors.append(first_line(result.exception))
+        reasons = failures or list(dict.fromkeys(errors))[:3] or ["dbt reported no error line"]
         raise DbtError(f"dbt {args[0]} failed: " + "; ".join(reasons))
 
 

@@ -12,7 +12,7 @@ import duckdb
 
 from . import demo, duck, ledger, server, spark
 from .config import Settings, redact, scrub
-from .dbt import dbt_test_counts, run_dbt
+from .dbt import dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
 from .lake import clear_leftovers, schema_drift
@@ -186,26 +186,25 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
-        dbt_vars = f"run_date: '{date}', lake_format: {lake_format}"
+        run = run_settings(date, lake_format)
         details = {"target": target}
         if target == "spark":
             # Spark builds and tests the day; its marts land in the lake, and the
             # lakehouse target publishes them in place of its own (spark.py).
             on_spark = Phases()
-            run_dbt(settings, "build", "--target", "spark", "--vars", f"{{{dbt_vars}}}", phases=on_spark)
+            run_dbt(settings, "build", "--target", "spark", run=run, phases=on_spark)
             details["spark_tests"] = dbt_test_counts()
             with on_spark("marts into the lake"):
                 spark.land_marts(settings, date)
             for name, seconds in on_spark.seconds().items():
                 progress.phases.add(f"spark {name}", seconds)
-            dbt_vars += ", marts_from: spark"
+            run = run_settings(date, lake_format, marts_from="spark")
         run_dbt(
             settings,
             "build",
             "--target",
             "lakehouse" if target == "spark" else target,
-            "--vars",
-            f"{{{dbt_vars}}}",
+            run=run,
             phases=progress.phases,
         )
         progress.rows = sum(entry["rows"] for entry in extracted)

@@ -3,7 +3,7 @@
 Spark cannot write into PostgreSQL with what pip installs (its JDBC driver is a Maven
 jar), so its marts travel the lake's way: each lands as a partition of source ``spark``
 with a manifest (``spark/<mart>/<date>/``), and the lakehouse target publishes them
-(``--vars '{marts_from: spark}'``, macros/spark_marts.sql): checked against their
+(``LAKEHOUSE_MARTS_FROM=spark``, macros/spark_marts.sql): checked against their
 manifests, reconciled, tested and swapped in with the raw copy, in one transaction.
 """
 

@@ -14,9 +14,30 @@
     {{ return("postgres_query('warehouse', " ~ lake_sql_string(sql) ~ ")") }}
 {%- endmacro %}
 
-{# The run date: --vars '{run_date: YYYY-MM-DD}', default today in UTC. #}
+{#
+    A setting of the run, read when dbt runs, never when it parses: `--vars '{<name>: …}'`,
+    else the environment variable, else `default`. dbt re-parses the whole project when
+    its CLI --vars change, and the files that read an environment variable at parse time
+    when it changes; one read only at run time changes nothing parsed, so a new day keeps
+    dbt's partial parse. Call it only where `execute` is true.
+#}
+{% macro lake_setting(name, env_name, default) -%}
+    {{ return(var(name, none) or env_var(env_name, '') or default) }}
+{%- endmacro %}
+
+{# The run date: LAKEHOUSE_RUN_DATE or --vars '{run_date: YYYY-MM-DD}', default today in UTC. #}
 {% macro lake_run_date() -%}
-    {{ return(var('run_date', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}
+    {{ return(lake_setting('run_date', 'LAKEHOUSE_RUN_DATE', modules.datetime.datetime.utcnow().strftime('%Y-%m-%d')) | string) }}
+{%- endmacro %}
+
+{# The file format of the day's partitions: LAKEHOUSE_FORMAT or --vars '{lake_format: csv}', default parquet. #}
+{% macro lake_format() -%}
+    {{ return(lake_setting('lake_format', 'LAKEHOUSE_FORMAT', 'parquet')) }}
+{%- endmacro %}
+
+{# The lake key of a source table's partition file of the run date. #}
+{% macro lake_source_key(node) -%}
+    {{ return(lake_partition_dir(node.meta['lake_folder'], node.identifier) ~ '/' ~ node.identifier ~ '.' ~ lake_format()) }}
 {%- endmacro %}
 
 {#

@@ -20,16 +20,6 @@
                 {% do problems.extend(adapter.dispatch('lake_partitions_problems')(entry['details']['partitions'])) %}
             {% endif %}
         {% endfor %}
-        {# A default run date (today) is fixed when dbt parses: a partial parse of another day keeps it. #}
-        {% set stale = [] %}
-        {% for source in graph.sources.values() if 'external_location' in source.meta
-            and ('/' ~ lake_run_date() ~ '/') not in source.meta['external_location'] %}
-            {% do stale.append(source.meta['external_location']) %}
-        {% endfor %}
-        {% if stale %}
-            {% do problems.append('the sources were parsed for another day (' ~ stale[0]
-                ~ '): pass --vars "{run_date: ' ~ lake_run_date() ~ '}" or --no-partial-parse') %}
-        {% endif %}
         {% set tables = [] %}
         {% for entry in ledger.values() if entry['status'] == 'success' %}
             {% for manifest in entry['details']['partitions'] %}

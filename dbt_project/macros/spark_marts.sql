@@ -2,14 +2,14 @@
     Publishing the marts Spark built (`make load TARGET=spark`, extract/spark.py). Spark
     cannot write into PostgreSQL, so each of its marts lands in the lake as a partition of
     source "spark" with a manifest. The lakehouse build then runs with
-    --vars '{marts_from: spark}': every mart is filled from its partition instead of being
+    LAKEHOUSE_MARTS_FROM=spark: every mart is filled from its partition instead of being
     computed, once the file matches its manifest, and reconciled against it (rows, sums);
     then keyed, tested and published with the raw copy, as on any day.
 #}
 
 {# The manifest of the run date's Spark partition of this mart, or none when marts are computed here. #}
 {% macro lakehouse_spark_mart() %}
-    {% if target.type != 'duckdb' or var('marts_from', 'duckdb') != 'spark' %}
+    {% if target.type != 'duckdb' or lake_setting('marts_from', 'LAKEHOUSE_MARTS_FROM', 'duckdb') != 'spark' %}
         {{ return(none) }}
     {% endif %}
     {% set folder = lake_partition_dir('spark', this.identifier) %}
