@@ -54,6 +54,19 @@
             {% do adapter.drop_schema(relation) %}
             {% do adapter.create_schema(relation) %}
         {% endfor %}
+        {#
+            The schemas of the tests' failing rows, made here in Postgres before the raw copy
+            refreshes DuckDB's view of the warehouse: made later by dbt, through one of
+            DuckDB's connections, a test on another thread may not find it yet.
+        #}
+        {% if target.type == 'duckdb' %}
+            {% set statements = [] %}
+            {% for schema in graph.nodes.values() | selectattr('resource_type', 'equalto', 'test')
+                | map(attribute='schema') | unique %}
+                {% do statements.append('create schema if not exists ' ~ lake_quote(schema)) %}
+            {% endfor %}
+            {% do run_query(lake_postgres_call(statements | join('; '))) if statements %}
+        {% endif %}
     {% endif %}
 {% endmacro %}
 

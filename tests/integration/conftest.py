@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
-from helpers import OWNER, READER, SUPERUSER, cli, default_port, free_port, names_a_server, query, user_env
+from helpers import DAY, OWNER, READER, SUPERUSER, cli, default_port, free_port, names_a_server, query, user_env
 
 from bench.local_s3 import local_s3
 from extract import server
@@ -31,26 +31,51 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     server.stop(settings)
 
 
-@pytest.fixture()
-def lake_env(pg_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """``pg_env`` with a lake and a source and warehouse database of its own for one test.
-
-    The databases are given as SOURCE_DSN and WAREHOUSE_DSN, as a user points the
-    pipeline at a server of their own.
-    """
-    settings = load_settings(pg_env)
-    suffix = uuid.uuid4().hex[:8]
+def admin(settings: Settings, *statements: str) -> None:
+    """Run ``statements`` as the embedded server's superuser, outside any transaction."""
     conn = psycopg2.connect(settings.embedded_dsn("postgres"))
     conn.autocommit = True
-    with conn.cursor() as cur:
-        for role in ("source", "warehouse"):
-            cur.execute(f"create database {role}_{suffix}")
-    conn.close()
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def fresh_database(settings: Settings, name: str, template: str | None = None) -> None:
+    """Database ``name``, empty or a copy of ``template`` (PostgreSQL copies it file by file)."""
+    admin(
+        settings,
+        f"drop database if exists {name} with (force)",
+        f"create database {name}" + (f" template {template}" if template else ""),
+    )
+
+
+@pytest.fixture(scope="session")
+def work_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every test's lake is in, at the same path each time."""
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture()
+def lake_env(pg_env: dict[str, str], work_root: Path) -> dict[str, str]:
+    """``pg_env`` with an empty lake and empty source and warehouse databases, for one test.
+
+    The databases are given as SOURCE_DSN and WAREHOUSE_DSN, as a user points the
+    pipeline at a server of their own. Every test gets the same names and paths, made
+    anew: dbt re-parses the whole project when a variable its profile reads changes, so
+    one set of names lets one partial parse serve every test.
+    """
+    settings = load_settings(pg_env)
+    for role in ("source", "warehouse"):
+        fresh_database(settings, f"test_{role}")
+    shutil.rmtree(work_root / "data", ignore_errors=True)
     return {
         **pg_env,
-        "LAKEHOUSE_DATA": str(tmp_path / "data"),
-        "SOURCE_DSN": settings.embedded_dsn(f"source_{suffix}"),
-        "WAREHOUSE_DSN": settings.embedded_dsn(f"warehouse_{suffix}"),
+        "LAKEHOUSE_DATA": str(work_root / "data"),
+        "SOURCE_DSN": settings.embedded_dsn("test_source"),
+        "WAREHOUSE_DSN": settings.embedded_dsn("test_warehouse"),
     }
 
 
@@ -65,13 +90,54 @@ def settings(lake_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
     return load_settings(lake_env)
 
 
-@pytest.fixture()
-def demo(settings: Settings, lake_env: dict[str, str]) -> Settings:
-    """``settings`` with a small demo source extracted for 2024-01-15 (nothing loaded yet): no files needed."""
-    for args in (("seed", "--scale", "0.2", "--force"), ("extract", "--date", "2024-01-15")):
-        result = cli(lake_env, *args)
-        assert result.returncode == 0, result.stderr
+@pytest.fixture(scope="session")
+def demo_day(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small demo source extracted for DAY and then loaded, made once by the CLI as a user runs it.
+
+    Kept as database templates (``demo_source``, ``demo_warehouse``) and as copies of the
+    lake after each step, which tests copy instead of running the steps again.
+    """
+    root = tmp_path_factory.mktemp("demo_day")
+    settings = load_settings(pg_env)
+    for name in ("demo_source", "demo_warehouse"):
+        fresh_database(settings, name)
+    env = {
+        **pg_env,
+        "LAKEHOUSE_DATA": str(root / "data"),
+        "SOURCE_DSN": settings.embedded_dsn("demo_source"),
+        "WAREHOUSE_DSN": settings.embedded_dsn("demo_warehouse"),
+    }
+    lakes = {"extracted": root / "extracted", "loaded": root / "loaded"}
+    for args, lake in (
+        (("seed", "--scale", "0.2", "--force"), None),
+        (("extract", "--date", DAY), lakes["extracted"]),
+        (("load", "--date", DAY), lakes["loaded"]),
+    ):
+        result = cli(env, *args)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        if lake is not None:
+            shutil.copytree(root / "data", lake)
+    return lakes
+
+
+def _copy_demo(settings: Settings, demo_day: dict[str, Path], step: str) -> Settings:
+    fresh_database(settings, "test_source", "demo_source")
+    if step == "loaded":
+        fresh_database(settings, "test_warehouse", "demo_warehouse")
+    shutil.copytree(demo_day[step], settings.data_dir)
     return settings
+
+
+@pytest.fixture()
+def demo(settings: Settings, demo_day: dict[str, Path]) -> Settings:
+    """``settings`` with a small demo source extracted for DAY (nothing loaded yet): no files needed."""
+    return _copy_demo(settings, demo_day, "extracted")
+
+
+@pytest.fixture()
+def loaded(settings: Settings, demo_day: dict[str, Path]) -> Settings:
+    """``settings`` with the small demo source extracted for DAY and loaded into the warehouse."""
+    return _copy_demo(settings, demo_day, "loaded")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,13 +16,18 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
 
 from extract.config import REPO_ROOT, Settings
+from extract.dbt import PROJECT_DIR, dbt_env, environment
 from extract.lake import MANIFEST
 from extract.source import load_dump
+
+# The day the shared demo fixtures are extracted and loaded for (conftest.py: demo, loaded).
+DAY = "2024-01-15"
 
 # The passwords of the second server's roles (see the ``secured`` fixture): never in anything we leave behind.
 SUPERUSER, READER, OWNER = (f"{role}-{uuid.uuid4().hex[:10]}" for role in ("Sup3r", "R3ader", "0wner"))
@@ -49,6 +55,37 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "extract", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
     )
+
+
+@dataclass
+class DbtRun:
+    """What a dbt command did: whether it succeeded, and what it logged (info and above, no time stamps)."""
+
+    success: bool
+    output: str
+
+
+def dbt(settings: Settings, *args: str, cwd: Path = PROJECT_DIR, env: dict[str, str] | None = None) -> DbtRun:
+    """``dbt <args>`` as a user types it in ``cwd``, run in this process (dbtRunner), as dbt's own tests run it.
+
+    From dbt_project/ (the default) the profile is one folder up: ``--profiles-dir ..``
+    is added unless ``args`` name a folder. ``env`` adds variables to dbt's environment.
+    """
+    from dbt.cli.main import dbtRunner
+
+    lines: list[str] = []
+
+    def keep(event) -> None:
+        if event.info.level != "debug":
+            lines.append(event.info.msg)
+
+    if cwd == PROJECT_DIR and "--profiles-dir" not in args:
+        args = (*args, "--profiles-dir", "..")
+    with environment({**dbt_env(settings), **(env or {})}), contextlib.chdir(cwd):
+        result = dbtRunner(callbacks=[keep]).invoke(list(args))
+    if result.exception is not None:
+        lines.append(str(result.exception))
+    return DbtRun(result.success, "\n".join(lines))
 
 
 def run_real_northwind(settings: Settings, env: dict[str, str], dump: Path, csv_path: Path, date: str) -> None:
