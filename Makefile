@@ -32,7 +32,7 @@ AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-browser lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-spark test-airflow test-browser test-all lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -46,8 +46,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned packages
 
-# The spark target's packages (pyspark, dbt-spark, a Java runtime): for make test, make bench
-# and make load TARGET=spark; make all does not need them.
+# The spark target's packages (pyspark, dbt-spark, a Java runtime): for make test-spark, make bench
+# and make load TARGET=spark; make all and make test do not need them.
 SPARK_STAMP := $(VENV)/.spark-installed
 $(SPARK_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,spark]'
@@ -115,11 +115,20 @@ bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" f
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE)
 	$(PY) -m bench.plot
 
-test: setup $(SPARK_STAMP) ## the test suite (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
+test: setup ## the test suite of what make all installs (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+test-spark: setup $(SPARK_STAMP) ## the spark target's tests (installs pyspark, dbt-spark and a Java runtime)
+	$(VENV)/bin/pytest -m spark $(PYTEST_ARGS)
+
+test-airflow: setup $(AIRFLOW_STAMP) ## the Airflow tests (installs Airflow in its own venv)
+	$(VENV)/bin/pytest -m airflow $(PYTEST_ARGS)
+
 test-browser: setup ## the tests that drive headless Chromium (needs Debian's chromium)
-	$(VENV)/bin/pytest -m browser
+	$(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+
+test-all: setup $(SPARK_STAMP) $(AIRFLOW_STAMP) ## every test: the suite, spark, Airflow and the browser (needs chromium; what .ci/run runs)
+	$(VENV)/bin/pytest -m "" $(PYTEST_ARGS)  # an empty -m lifts the default selection
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	$(VENV)/bin/ruff check extract tests bench

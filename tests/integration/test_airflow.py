@@ -24,6 +24,8 @@ from helpers import OWNER, READER, SUPERUSER, assert_whole, browse, demo_only, f
 from extract import ledger
 from extract.config import REPO_ROOT, load_settings
 
+pytestmark = pytest.mark.airflow
+
 PROJECT = ("Makefile", "pyproject.toml", "profiles.yml", "extract", "orchestration", "dbt_project")
 DAY = "2024-01-15"
 # The README's "Every day" lines, each run below exactly as written.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import browse, cli, docs_served, fetch, query
+from helpers import browse, docs_served, fetch, query
 
 from extract import pipeline
 from extract.config import REPO_ROOT
-from extract.dbt import PROJECT_DIR, run_dbt
+from extract.dbt import PROJECT_DIR, run_dbt, run_settings
 from extract.source import load_dump
 
 DATE = "2024-01-15"
@@ -59,9 +59,7 @@ def test_both_engines_build_the_same_marts_with_real_primary_keys(built):
 def test_a_partial_build_publishes_nothing(built, capsys):
     warehouse = built.dsn("warehouse")
     before = query(warehouse, "select count(*) from marts.order_lines")
-    run_dbt(
-        built, "build", "--select", "staging", "--indirect-selection", "cautious", "--vars", f"{{run_date: '{DATE}'}}"
-    )
+    run_dbt(built, "build", "--select", "staging", "--indirect-selection", "cautious", run=run_settings(DATE))
     assert "warehouse NOT published (2 models and 9 tests did not run or did not pass)" in capsys.readouterr().out
     assert query(warehouse, "select count(*) from marts.order_lines") == before == [(2155,)]
     assert query(warehouse, "select count(*) from marts.orders") == [(830,)]
@@ -70,13 +68,13 @@ def test_a_partial_build_publishes_nothing(built, capsys):
 def test_dbt_test_checks_the_warehouse_without_reloading_it(built):
     warehouse = built.dsn("warehouse")
     before = query(warehouse, "select count(*) from raw.orders")
-    run_dbt(built, "test", "--vars", "{run_date: '2099-01-01'}")  # a day never extracted: no gate, no copy
+    run_dbt(built, "test", run=run_settings("2099-01-01"))  # a day never extracted: no gate, no copy
     assert query(warehouse, "select count(*) from raw.orders") == before
     assert query(warehouse, "select obj_description('marts'::regnamespace)") == [(f"run_date {DATE}",)]
 
 
 def test_every_model_and_column_is_described(built):
-    run_dbt(built, "docs", "generate", "--vars", f"{{run_date: '{DATE}'}}")
+    run_dbt(built, "docs", "generate", run=run_settings(DATE))
     manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
     catalog = json.loads((PROJECT_DIR / "target" / "catalog.json").read_text())
     models = {key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
@@ -96,9 +94,8 @@ def test_every_model_and_column_is_described(built):
 
 
 @pytest.fixture()
-def docs_site(demo, lake_env):
+def docs_site(loaded, lake_env):
     """The docs of a demo day built into the warehouse, served by `make docs`."""
-    assert cli(lake_env, "load", "--date", DATE).returncode == 0
     with docs_served(lake_env, DATE) as url:
         yield url
 

