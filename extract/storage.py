@@ -169,6 +169,7 @@ class S3Lake:
         self.region = self.client.meta.region_name or "us-east-1"
         self.staging = state / "tmp" / self.bucket / self.prefix
         self.transfer = TransferConfig(use_threads=False)  # parts in order: a killed upload is simply unfinished
+        self.conditional_writes = False  # the server was seen to refuse a second If-None-Match write
 
     def url(self, key: str = "") -> str:
         """``s3://bucket/prefix/key``."""
@@ -354,7 +355,8 @@ class S3Lake:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
                     raise
             else:
-                self._refuses_a_second_writer(full)
+                if not self.conditional_writes:  # the same server for every lock: one proof is enough
+                    self._refuses_a_second_writer(full)
                 return etag["ETag"]
             try:
                 current = self.client.get_object(Bucket=self.bucket, Key=full)
@@ -379,6 +381,7 @@ class S3Lake:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=b"", IfNoneMatch="*")
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                self.conditional_writes = True
                 return
             raise
         self.client.delete_object(Bucket=self.bucket, Key=full)
