@@ -233,11 +233,19 @@ class S3Lake:
         """Replace ``key`` with ``text``: a PUT is atomic, readers see the old object or the new one."""
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=text.encode())
 
-    def _listing(self, folder: str, entries: str, **options) -> Iterator[dict]:
-        """The ``entries`` ("Contents", "CommonPrefixes") of every page listing ``folder``."""
+    def _listing(self, folder: str, entries: str, **options) -> list[dict]:
+        """The ``entries`` ("Contents", "CommonPrefixes") of every page listing ``folder``.
+
+        LakeError when the listing is refused: a policy may allow writes but not ``s3:ListBucket``.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         below = f"{self.prefix}{folder.rstrip('/')}/" if folder else self.prefix
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below, **options)
-        return (entry for page in pages for entry in page.get(entries, []))
+        try:
+            return [entry for page in pages for entry in page.get(entries, [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc) from None
 
     def keys(self, folder: str) -> list[str]:
         """Every object's key below ``folder``, sorted; hidden ones (locks) are left out."""
