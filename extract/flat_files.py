@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from .lake import Manifest, write_partition
+from .lake import EarlierRuns, Manifest, write_partition
 from .sql import literal
 from .storage import Lake
 from .timing import Phases
@@ -52,8 +52,11 @@ def extract_csv(
     date: str,
     fmt: str = "parquet",
     phases: Phases | None = None,
+    earlier: EarlierRuns | None = None,
 ) -> Manifest:
     """Read CSV ``path`` with the schema of ``name`` and write its partition.
+
+    ``earlier`` says what earlier runs left of the day's partition (default: anything).
 
     Raises:
         CsvError: naming the file, line and value at fault; nothing is written then.
@@ -79,6 +82,7 @@ def extract_csv(
             },
             fmt=fmt,
             phases=phases,
+            earlier=earlier,
         )
     except duckdb.Error as exc:
         raise CsvError(_describe(path, str(exc))) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from .timing import Phases
 
 __all__ = [
     "FORMATS",
+    "EarlierRuns",
     "Manifest",
     "PartitionError",
     "manifest_path",
@@ -89,6 +90,50 @@ def manifest_path(source: str, table: str, date: str) -> str:
     return f"{partition_dir(source, table, date)}/{MANIFEST}"
 
 
+@dataclass(frozen=True)
+class EarlierRuns:
+    """What earlier runs of a step left in its partitions of one day, so a run skips the deletes
+    and the clearing that have nothing to do (on S3 each is a request).
+
+    Attributes:
+        formats: tables whose partition is known, with its format.
+        only: no other table has a partition that day.
+        leftovers: a failed or killed run may have left temporary files or unfinished uploads.
+
+    The default knows nothing: any table may have a manifest, a file in each format, and leftovers.
+    """
+
+    formats: Mapping[str, str] = field(default_factory=dict)
+    only: bool = False
+    leftovers: bool = True
+
+    @classmethod
+    def of(cls, entry: dict | None) -> EarlierRuns:
+        """What the step's ledger entry for the day tells (None: the step never ran that day, so nothing is there).
+
+        A run writes its entry before any partition; one that succeeded left its partitions
+        whole and no leftovers, its own or those it cleared.
+        """
+        if entry is None:
+            return cls(only=True, leftovers=False)
+        if entry["status"] == "success":
+            partitions = entry.get("details", {}).get("partitions", [])
+            return cls({p["table"]: p["format"] for p in partitions}, leftovers=False)
+        return cls()
+
+    def stale(self, source: str, table: str, date: str, fmt: str) -> list[str]:
+        """The keys to delete before ``table``'s partition is written in ``fmt``: its old manifest first,
+        and the file an earlier run wrote in another format."""
+        if table in self.formats:
+            old = self.formats[table]
+            replaced = [partition_file(source, table, date, old)] if old != fmt else []
+            return [manifest_path(source, table, date), *replaced]
+        if self.only:
+            return []
+        others = (partition_file(source, table, date, other) for other in FORMATS if other != fmt)
+        return [manifest_path(source, table, date), *others]
+
+
 def write_partition(
     con: duckdb.DuckDBPyConnection,
     query: str,
@@ -102,6 +147,7 @@ def write_partition(
     fmt: str = "parquet",
     reconcile: Callable[[int, dict[str, str]], None] | None = None,
     phases: Phases | None = None,
+    earlier: EarlierRuns | None = None,
 ) -> Manifest:
     """Write ``query``'s result as one partition, whole or not at all.
 
@@ -127,6 +173,7 @@ def write_partition(
             it raises when they disagree with the source.
         phases: where to add the seconds spent reading and encoding, checksumming,
             reconciling and publishing.
+        earlier: what earlier runs left of the partition (default: anything), which says what to delete.
 
     Returns:
         The manifest written beside the file.
@@ -171,9 +218,7 @@ def write_partition(
     with phases("publish"):
         try:
             # The old manifest first, and the other format's file of an earlier run of this day.
-            lake.delete(
-                manifest_key, *(partition_file(source, table, date, other) for other in FORMATS if other != fmt)
-            )
+            lake.delete(*(earlier or EarlierRuns()).stale(source, table, date, fmt))
             lake.publish(tmp, key)
         finally:
             tmp.unlink(missing_ok=True)

@@ -13,7 +13,17 @@ from contextlib import ExitStack, contextmanager
 from .storage import Lake, LockedError, pid_alive
 from .timing import Phases
 
-__all__ = ["STEPS", "LockedError", "Step", "previous_success", "read", "record", "step_locks", "warehouse_lock"]
+__all__ = [
+    "STEPS",
+    "LockedError",
+    "Step",
+    "days",
+    "previous_success",
+    "read",
+    "record",
+    "step_locks",
+    "warehouse_lock",
+]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
 # The steps whose output each step reads, directly or not.
@@ -29,23 +39,29 @@ def _now() -> str:
 
 
 class Step:
-    """A step in progress; set ``rows``, ``bytes`` and ``details`` before it ends, time its ``phases``."""
+    """A step in progress; set ``rows``, ``bytes`` and ``details`` before it ends, time its ``phases``.
 
-    def __init__(self) -> None:
+    ``earlier`` is the entry of the step's last run of the same date, which this one replaces (or None).
+    """
+
+    def __init__(self, earlier: dict | None = None) -> None:
         self.rows = 0
         self.bytes = 0
         self.details: dict = {}
         self.phases = Phases()
+        self.earlier = earlier
 
 
 @contextmanager
-def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
+def record(lake: Lake, date: str, step: str, *, read_earlier: bool = False) -> Iterator[Step]:
     """Record ``step`` for ``date``: 'running' at once, then 'success' or 'failed' with the error.
 
     A process killed mid-step leaves 'running' with its pid, which ``read`` reports
-    as 'interrupted' once that pid is gone.
+    as 'interrupted' once that pid is gone. With ``read_earlier``, the entry this run
+    replaces is read first, into ``Step.earlier``.
     """
     key = f"{_folder(date)}/{step}.json"
+    progress = Step(_entry(lake, key) if read_earlier else None)
     entry = {
         "date": date,
         "step": step,
@@ -56,7 +72,6 @@ def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
     }
     lake.write_text(key, json.dumps(entry, indent=2) + "\n")
     started = time.monotonic()
-    progress = Step()
     try:
         yield progress
     except BaseException as exc:
@@ -76,14 +91,26 @@ def record(lake: Lake, date: str, step: str) -> Iterator[Step]:
         lake.write_text(key, json.dumps(entry, indent=2) + "\n")
 
 
-def previous_success(lake: Lake, date: str, step: str) -> dict | None:
-    """The latest entry of ``step`` before ``date`` that succeeded, or None."""
-    for earlier in sorted((day for day in lake.folders("_ledger") if day < date), reverse=True):
-        try:
-            entry = json.loads(lake.read_text(f"{_folder(earlier)}/{step}.json"))
-        except FileNotFoundError:
-            continue
-        if entry["status"] == "success":
+def _entry(lake: Lake, key: str) -> dict | None:
+    try:
+        return json.loads(lake.read_text(key))
+    except FileNotFoundError:
+        return None
+
+
+def days(lake: Lake) -> list[str]:
+    """The dates that have entries, sorted."""
+    return lake.folders("_ledger")
+
+
+def previous_success(lake: Lake, date: str, step: str, dates: list[str] | None = None) -> dict | None:
+    """The latest entry of ``step`` before ``date`` that succeeded, or None.
+
+    ``dates`` is ``days(lake)`` when the caller has it already: on S3 a listing is a request.
+    """
+    for earlier in sorted((day for day in (days(lake) if dates is None else dates) if day < date), reverse=True):
+        entry = _entry(lake, f"{_folder(earlier)}/{step}.json")
+        if entry is not None and entry["status"] == "success":
             return entry
     return None
 

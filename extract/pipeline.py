@@ -15,7 +15,7 @@ from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence, published_date
 from .flat_files import extract_csv
-from .lake import clear_leftovers, schema_drift
+from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
@@ -84,10 +84,13 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
     return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
 
 
-def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
-    """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed."""
+def _run_step(settings: Settings, date: str, step: str, work, *, read_earlier: bool = False) -> ledger.Step:
+    """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed.
+
+    ``read_earlier``: ``progress.earlier`` is the step's entry that this run replaces.
+    """
     try:
-        with ledger.record(settings.lake, date, step) as progress:
+        with ledger.record(settings.lake, date, step, read_earlier=read_earlier) as progress:
             try:
                 work(progress)
             except Exception as exc:
@@ -99,9 +102,14 @@ def _run_step(settings: Settings, date: str, step: str, work) -> ledger.Step:
         raise StepFailed(step, str(exc).splitlines()[0]) from exc
 
 
-def _record_manifests(progress: ledger.Step, lake: Lake, step: str, date: str, manifests: list) -> None:
-    """Keep the manifests in the step's ledger entry, with the schema drift since its last successful day."""
-    previous = ledger.previous_success(lake, date, step)
+def _record_manifests(
+    progress: ledger.Step, lake: Lake, step: str, date: str, manifests: list, dates: list[str]
+) -> None:
+    """Keep the manifests in the step's ledger entry, with the schema drift since its last successful day.
+
+    ``dates`` are the ledger's dates, listed before the step began.
+    """
+    previous = ledger.previous_success(lake, date, step, dates)
     earlier = {p["table"]: p for p in previous["details"]["partitions"]} if previous else {}
     drift = [change for m in manifests for change in schema_drift(earlier.get(m.table), m)]
     progress.rows = sum(m.rows for m in manifests)
@@ -130,6 +138,7 @@ def extract(
     """
     lake = settings.lake
     csv_path = Path(str(csv_path).replace("{date}", date))
+    dates = ledger.days(lake)  # for the schema drift of both steps: on S3 a listing is a request
     progress = Progress(live=False if quiet else None, parts=len(steps))  # the tables, the CSV or both
 
     with (
@@ -139,7 +148,9 @@ def extract(
 
         def from_postgres(step: ledger.Step) -> None:
             dsn = settings.dsn("source")
-            clear_leftovers(lake, "postgres", date)
+            earlier = EarlierRuns.of(step.earlier)
+            if earlier.leftovers:
+                clear_leftovers(lake, "postgres", date)
             with con.cursor() as cursor:
                 attach(cursor, dsn, SOURCE_ALIAS, read_only=True)
                 manifests = extract_tables(
@@ -151,22 +162,32 @@ def extract(
                     workers=settings.workers,
                     progress=progress,
                     phases=step.phases,
+                    earlier=earlier,
                 )
-            _record_manifests(step, lake, "extract_postgres", date, manifests)
+            _record_manifests(step, lake, "extract_postgres", date, manifests, dates)
 
         def from_csv(step: ledger.Step) -> None:
             progress.expect(1)
-            clear_leftovers(lake, "csv", date)
+            earlier = EarlierRuns.of(step.earlier)
+            if earlier.leftovers:
+                clear_leftovers(lake, "csv", date)
             with csv_con.cursor() as cursor:
                 manifest = extract_csv(
-                    cursor, csv_path, name="order_details", lake=lake, date=date, fmt=fmt, phases=step.phases
+                    cursor,
+                    csv_path,
+                    name="order_details",
+                    lake=lake,
+                    date=date,
+                    fmt=fmt,
+                    phases=step.phases,
+                    earlier=earlier,
                 )
             progress.landed(manifest)
-            _record_manifests(step, lake, "extract_csv", date, [manifest])
+            _record_manifests(step, lake, "extract_csv", date, [manifest], dates)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             tasks = [
-                pool.submit(_run_step, settings, date, step, work)
+                pool.submit(_run_step, settings, date, step, work, read_earlier=True)
                 for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
                 if step in steps
             ]  # leaving the pool waits for both: a failed task does not cut the other short

@@ -8,7 +8,7 @@ from decimal import Decimal
 import duckdb
 
 from .config import redact
-from .lake import Manifest, write_partition
+from .lake import EarlierRuns, Manifest, write_partition
 from .progress import Progress
 from .sql import literal, quote
 from .storage import Lake
@@ -172,10 +172,12 @@ def extract_tables(
     workers: int = 2,
     progress: Progress | None = None,
     phases: Phases | None = None,
+    earlier: EarlierRuns | None = None,
 ) -> list[Manifest]:
     """Write one partition per table of the attached source's ``schema``, ``workers`` tables at a time.
 
-    ``phases`` gets the seconds spent reading the catalog and in each phase of the writes.
+    ``phases`` gets the seconds spent reading the catalog and in each phase of the writes;
+    ``earlier`` says what earlier runs left of the day's partitions (default: anything).
 
     Returns:
         The manifests written, one per table, by table name.
@@ -207,6 +209,7 @@ def extract_tables(
                     fmt=fmt,
                     reconcile=lambda rows, sums: _reconcile(cursor, relation, table, rows, sums),
                     phases=phases,
+                    earlier=earlier,
                 )
             except BaseException:
                 cursor.execute("rollback")

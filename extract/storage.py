@@ -169,6 +169,7 @@ class S3Lake:
         self.region = self.client.meta.region_name or "us-east-1"
         self.staging = state / "tmp" / self.bucket / self.prefix
         self.transfer = TransferConfig(use_threads=False)  # parts in order: a killed upload is simply unfinished
+        self.conditional_writes = False  # the server was seen to refuse a second If-None-Match write
 
     def url(self, key: str = "") -> str:
         """``s3://bucket/prefix/key``."""
@@ -232,11 +233,19 @@ class S3Lake:
         """Replace ``key`` with ``text``: a PUT is atomic, readers see the old object or the new one."""
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=text.encode())
 
-    def _listing(self, folder: str, entries: str, **options) -> Iterator[dict]:
-        """The ``entries`` ("Contents", "CommonPrefixes") of every page listing ``folder``."""
+    def _listing(self, folder: str, entries: str, **options) -> list[dict]:
+        """The ``entries`` ("Contents", "CommonPrefixes") of every page listing ``folder``.
+
+        LakeError when the listing is refused: a policy may allow writes but not ``s3:ListBucket``.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         below = f"{self.prefix}{folder.rstrip('/')}/" if folder else self.prefix
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below, **options)
-        return (entry for page in pages for entry in page.get(entries, []))
+        try:
+            return [entry for page in pages for entry in page.get(entries, [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc) from None
 
     def keys(self, folder: str) -> list[str]:
         """Every object's key below ``folder``, sorted; hidden ones (locks) are left out."""
@@ -354,7 +363,8 @@ class S3Lake:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
                     raise
             else:
-                self._refuses_a_second_writer(full)
+                if not self.conditional_writes:  # the same server for every lock: one proof is enough
+                    self._refuses_a_second_writer(full)
                 return etag["ETag"]
             try:
                 current = self.client.get_object(Bucket=self.bucket, Key=full)
@@ -379,6 +389,7 @@ class S3Lake:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=b"", IfNoneMatch="*")
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                self.conditional_writes = True
                 return
             raise
         self.client.delete_object(Bucket=self.bucket, Key=full)

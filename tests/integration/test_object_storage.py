@@ -181,6 +181,28 @@ def test_an_upload_that_fails_midway_leaves_no_partition_and_a_rerun_repairs_it(
     assert_whole(settings, DAY)
 
 
+def test_a_day_s_first_run_sends_no_request_with_nothing_to_do(s3_env, monkeypatch):
+    assert cli(s3_env, "seed", "--scale", "0.2").returncode == 0
+    for key, value in s3_env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(s3_env)
+    calls: list[str] = []
+    settings.lake.client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+
+    pipeline.extract(settings, DAY, csv_path=settings.demo_csv, quiet=True)
+    assert "DeleteObject" not in calls and "ListMultipartUploads" not in calls  # nothing there yet
+    assert calls.count("ListObjectsV2") == 1  # the ledger's days, for both steps
+    calls.clear()
+
+    pipeline.extract(settings, DAY, csv_path=settings.demo_csv, quiet=True)
+    assert calls.count("DeleteObject") == 14  # the old manifests, and no file of another format
+    assert "ListMultipartUploads" not in calls  # the run before succeeded: no leftovers
+    manifests = [key.split("/") for key in settings.lake.keys("") if key.endswith("/_manifest.json")]
+    assert len(manifests) == 14
+    for source, table, date, _ in manifests:
+        verify(settings.lake, source, table, date)
+
+
 def test_a_run_killed_mid_upload_is_refused_and_a_rerun_repairs_it(s3_day, s3, tmp_path):
     settings = load_settings(s3_day)
     before = published(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from extract.lake import PartitionError, partition_file, verify, write_partition
+from extract.lake import EarlierRuns, PartitionError, partition_file, verify, write_partition
 from extract.storage import LocalLake
 
 QUERY = "select i::smallint as id, 'row ' || i as label, (i / 3)::decimal(10, 2) as price from range(1000) t(i)"
@@ -13,17 +13,30 @@ TYPES = {"id": "smallint", "label": "text", "price": "numeric(10,2)"}
 META = {name: {"source_type": kind, "warehouse_type": kind} for name, kind in TYPES.items()}
 
 
-def _write(root, date="2024-01-15", table="things", fmt="parquet"):
+class DeletesSeen(LocalLake):
+    """A local lake that keeps the keys it was asked to delete."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.deleted: list[str] = []
+
+    def delete(self, *keys: str) -> None:
+        self.deleted.extend(keys)
+        super().delete(*keys)
+
+
+def _write(root, date="2024-01-15", table="things", fmt="parquet", lake=None, earlier=None):
     return write_partition(
         duckdb.connect(),
         QUERY + " order by id",
-        lake=LocalLake(root),
+        lake=lake or LocalLake(root),
         source="postgres",
         table=table,
         date=date,
         origin="test",
         columns_meta=META,
         fmt=fmt,
+        earlier=earlier,
     )
 
 
@@ -58,6 +71,31 @@ def test_csv_format_replaces_the_parquet_file_of_the_same_day(tmp_path):
     folder = (tmp_path / partition_file("postgres", "things", "2024-01-15")).parent
     assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "things.csv"]
     assert manifest.format == "csv"
+
+
+def test_a_day_s_first_run_deletes_nothing_and_a_rerun_only_what_is_there(tmp_path):
+    lake, folder = DeletesSeen(tmp_path), "postgres/things/2024-01-15"
+    _write(tmp_path, lake=lake, earlier=EarlierRuns.of(None))
+    assert lake.deleted == []
+    succeeded = {"status": "success", "details": {"partitions": [{"table": "things", "format": "parquet"}]}}
+    _write(tmp_path, lake=lake, earlier=EarlierRuns.of(succeeded))
+    assert lake.deleted == [f"{folder}/_manifest.json"]
+    lake.deleted.clear()
+    _write(tmp_path, lake=lake, fmt="csv", earlier=EarlierRuns.of(succeeded))
+    assert lake.deleted == [f"{folder}/_manifest.json", f"{folder}/things.parquet"]
+    assert sorted(p.name for p in (tmp_path / folder).iterdir()) == ["_manifest.json", "things.csv"]
+
+
+@pytest.mark.parametrize("status", ["running", "failed"])
+def test_after_a_run_that_did_not_succeed_anything_may_be_there(status):
+    earlier = EarlierRuns.of({"status": status, "details": {}})
+    assert earlier.leftovers
+    assert earlier.stale("csv", "things", "2024-01-15", "parquet") == [
+        "csv/things/2024-01-15/_manifest.json",
+        "csv/things/2024-01-15/things.csv",
+    ]
+    succeeded = EarlierRuns.of({"status": "success", "details": {"partitions": []}})
+    assert not succeeded.leftovers and len(succeeded.stale("csv", "new", "2024-01-15", "parquet")) == 2
 
 
 @pytest.mark.parametrize("name", ["..", "../escape", "a/b", ".hidden", ""])
