@@ -9,7 +9,19 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from helpers import DAY, OWNER, READER, SUPERUSER, cli, default_port, free_port, names_a_server, query, user_env
+from helpers import (
+    DAY,
+    OWNER,
+    READER,
+    SUPERUSER,
+    cli,
+    default_port,
+    free_port,
+    fresh_database,
+    names_a_server,
+    query,
+    user_env,
+)
 
 from bench.local_s3 import local_s3
 from extract import server
@@ -29,27 +41,6 @@ def pg_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     server.ensure_databases(settings)
     yield env
     server.stop(settings)
-
-
-def admin(settings: Settings, *statements: str) -> None:
-    """Run ``statements`` as the embedded server's superuser, outside any transaction."""
-    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
-def fresh_database(settings: Settings, name: str, template: str | None = None) -> None:
-    """Database ``name``, empty or a copy of ``template`` (PostgreSQL copies it file by file)."""
-    admin(
-        settings,
-        f"drop database if exists {name} with (force)",
-        f"create database {name}" + (f" template {template}" if template else ""),
-    )
 
 
 @pytest.fixture(scope="session")

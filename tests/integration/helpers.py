@@ -50,6 +50,27 @@ def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
+def admin(settings: Settings, *statements: str) -> None:
+    """Run ``statements`` as the embedded server's superuser, outside any transaction."""
+    conn = psycopg2.connect(settings.embedded_dsn("postgres"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def fresh_database(settings: Settings, name: str, template: str | None = None) -> None:
+    """Database ``name``, empty or a copy of ``template`` (PostgreSQL copies it file by file)."""
+    admin(
+        settings,
+        f"drop database if exists {name} with (force)",
+        f"create database {name}" + (f" template {template}" if template else ""),
+    )
+
+
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run ``python -m extract <args>`` as a user would, capturing its output."""
     return subprocess.run(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pytest
+
 from bench.floor import shape_of
 from bench.run import DATE, add_scaling, print_table, run
 from extract import ledger
@@ -13,6 +15,7 @@ from extract.config import REPO_ROOT, load_settings
 from extract.dbt import PROJECT_DIR
 
 
+@pytest.mark.bench
 def test_benchmark_smoke_run_at_scale_one(settings, capsys):
     summary = run(1.0, runs=1, spark=False)
     methods = summary["methods"]

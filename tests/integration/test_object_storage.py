@@ -7,6 +7,7 @@ step: partitions whole or refused, the warehouse as it was after a failure, no s
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +17,19 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import assert_whole, cli, demo_only, docs_served, fetch, free_port, kill_when, published, query, start
+from helpers import (
+    assert_whole,
+    cli,
+    demo_only,
+    docs_served,
+    fetch,
+    free_port,
+    fresh_database,
+    kill_when,
+    published,
+    query,
+    start,
+)
 
 from extract import ledger, pipeline, storage
 from extract.config import REPO_ROOT, load_settings
@@ -62,12 +75,44 @@ def s3_env(lake_env, s3, tmp_path) -> dict[str, str]:
     }
 
 
-@pytest.fixture()
-def s3_day(s3_env) -> dict[str, str]:
-    """``s3_env`` with a small demo source extracted for DAY and loaded."""
-    for args in (("seed", "--scale", "0.2"), ("extract", "--date", DAY), ("load", "--date", DAY)):
-        result = cli(s3_env, *args)
+@pytest.fixture(scope="module")
+def s3_template(s3, pg_env, demo_day, tmp_path_factory) -> dict[str, str]:
+    """The demo day extracted to an S3 lake and loaded, once per module, by the CLI as a user runs it.
+
+    Tests copy its prefix, its state folder and its warehouse (``s3_warehouse``, a template).
+    """
+    state = tmp_path_factory.mktemp("s3_template") / "state"
+    settings = load_settings(pg_env)
+    fresh_database(settings, "s3_warehouse")
+    env = {
+        **pg_env,
+        **s3["env"],
+        "LAKEHOUSE_DATA": "s3://my-bucket/template",
+        "LAKEHOUSE_STATE": str(state),
+        "SOURCE_DSN": settings.embedded_dsn("demo_source"),
+        "WAREHOUSE_DSN": settings.embedded_dsn("s3_warehouse"),
+    }
+    csv_path = load_settings(env).demo_csv
+    csv_path.parent.mkdir(parents=True)
+    shutil.copy(demo_day["extracted"] / "demo" / "order_details.csv", csv_path)
+    for args in (("extract", "--date", DAY), ("load", "--date", DAY)):
+        result = cli(env, *args)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return env
+
+
+@pytest.fixture()
+def s3_day(s3_env, s3, s3_template) -> dict[str, str]:
+    """``s3_env`` with the small demo source extracted for DAY and loaded: a copy of ``s3_template``."""
+    settings = load_settings(s3_env)
+    fresh_database(settings, "test_source", "demo_source")
+    fresh_database(settings, "test_warehouse", "s3_warehouse")
+    client, prefix = s3["client"], s3_env["LAKEHOUSE_DATA"].removeprefix("s3://my-bucket/") + "/"
+    for key in objects(client, "template/"):
+        client.copy_object(
+            Bucket="my-bucket", Key=prefix + key.removeprefix("template/"), CopySource=f"my-bucket/{key}"
+        )
+    shutil.copytree(s3_template["LAKEHOUSE_STATE"], s3_env["LAKEHOUSE_STATE"])
     return s3_env
 
 
