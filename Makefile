@@ -10,8 +10,9 @@ STAMP := $(VENV)/.installed
 DATE ?= $(shell date -u +%F)
 SF ?= 1
 RUNS ?= 3
-# `make bench LAKE=s3` adds steps 1 and 2 with the lake on a local S3 server.
+# `make bench LAKE=s3` adds steps 1 and 2 with the lake on a local S3 server; SPARK=0 leaves Spark out.
 LAKE ?= local
+SPARK ?= 1
 FORMAT ?= parquet
 TARGET ?= lakehouse
 DOCS_PORT ?= 8080
@@ -112,7 +113,7 @@ cron: setup ## print the crontab line that runs `make all` every day (for a mach
 
 bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" for the scaling plot; LAKE=s3 adds S3): bench/results/
 	$(PY) -m pip install --quiet -e '.[dev,bench,spark]'
-	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE)
+	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE) $(if $(filter 0,$(SPARK)),--no-spark)
 	$(PY) -m bench.plot
 
 test: setup ## the test suite of what make all installs (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests

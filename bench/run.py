@@ -416,11 +416,12 @@ def main() -> None:
     parser.add_argument("--sf", type=float, nargs="+", default=[1.0], help="scale factors to run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lake", choices=["local", "s3"], default="local", help="s3: also steps 1 and 2 on S3")
+    parser.add_argument("--no-spark", dest="spark", action="store_false", help="leave out step 2 on Spark")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     smaller = None
     for sf in sorted(args.sf):
-        summary = run(sf, args.runs, args.lake)
+        summary = run(sf, args.runs, args.lake, spark=args.spark)
         if smaller is not None:
             add_scaling(summary, smaller)
         smaller = summary
