@@ -62,12 +62,6 @@
     {{ return(lake_root() ~ '/' ~ key if lake_root().startswith('s3://') or target.type == 'spark' else key) }}
 {%- endmacro %}
 
-{# The names of the files in a lake folder (a listing: on S3, glob of a literal key finds it even when absent). #}
-{% macro lake_file_names(folder) %}
-    {% set found = run_query("select parse_filename(file) from glob(" ~ lake_sql_string(lake_path(folder ~ '/*')) ~ ")") %}
-    {{ return(found.columns[0].values() | list) }}
-{% endmacro %}
-
 {% macro lake_quote(identifier) -%}
     "{{ identifier | replace('"', '""') }}"
 {%- endmacro %}

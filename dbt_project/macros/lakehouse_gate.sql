@@ -37,13 +37,74 @@
     {% endif %}
 {% endmacro %}
 
-{# What is wrong with the partitions listed in the ledger (empty when they are whole). #}
+{#
+    What is wrong with the partitions listed in the ledger (empty when they are whole): each
+    one's manifest is there and equal to the ledger's, its file's size and SHA-256 match it.
+    Three reads for all of them: one listing of the day's folders, the manifests, the files.
+#}
 {% macro default__lake_partitions_problems(listed) %}
+    {% if not listed %}
+        {{ return([]) }}
+    {% endif %}
+    {% set listings = [] %}
+    {% for source in listed | map(attribute='source') | unique %}
+        {% do listings.append("select file from glob(" ~ lake_sql_string(lake_path(source ~ '/*/' ~ lake_run_date() ~ '/*')) ~ ")") %}
+    {% endfor %}
+    {% set present = lake_keys(run_query(listings | join(' union all ')).columns[0].values()) %}
+    {% set manifests = {} %}
+    {% set paths = [] %}
+    {% for entry in listed if lake_partition_dir(entry['source'], entry['table']) ~ '/_manifest.json' in present %}
+        {% do paths.append(lake_sql_string(lake_path(lake_partition_dir(entry['source'], entry['table']) ~ '/_manifest.json'))) %}
+    {% endfor %}
+    {% if paths %}
+        {% for row in run_query("select filename, content from read_text([" ~ paths | join(', ') ~ "])").rows %}
+            {% do manifests.update({lake_keys([row[0]])[0].rsplit('/', 1)[0]: fromjson(row[1])}) %}
+        {% endfor %}
+    {% endif %}
+    {% set files = {} %}
+    {% set paths = [] %}
+    {% for folder, manifest in manifests.items() if folder ~ '/' ~ manifest['file'] in present %}
+        {% do paths.append(lake_sql_string(lake_path(folder ~ '/' ~ manifest['file']))) %}
+    {% endfor %}
+    {% if paths %}
+        {% for row in run_query("select filename, size, sha256(content) from read_blob([" ~ paths | join(', ') ~ "])").rows %}
+            {% do files.update({lake_keys([row[0]])[0]: row}) %}
+        {% endfor %}
+    {% endif %}
     {% set problems = [] %}
-    {% for manifest in listed %}
-        {% do problems.extend(lake_partition_problems(manifest)) %}
+    {% for entry in listed %}
+        {% do problems.extend(lake_partition_verdict(entry, manifests, files)) %}
     {% endfor %}
     {{ return(problems) }}
+{% endmacro %}
+
+{# The lake keys (source/table/date/file) of paths as DuckDB lists them, relative or absolute, local or on S3. #}
+{% macro lake_keys(paths) %}
+    {% set keys = [] %}
+    {% for path in paths %}
+        {% do keys.append(path.split('/')[-4:] | join('/')) %}
+    {% endfor %}
+    {{ return(keys) }}
+{% endmacro %}
+
+{# What is wrong with one listed partition, given the manifests and files found, by folder and by key. #}
+{% macro lake_partition_verdict(listed, manifests, files) %}
+    {% set name = listed['source'] ~ '/' ~ listed['table'] %}
+    {% set folder = lake_partition_dir(listed['source'], listed['table']) %}
+    {% set manifest = manifests.get(folder) %}
+    {% if manifest is none %}
+        {{ return([name ~ ': no manifest in ' ~ lake_root() ~ '/' ~ folder]) }}
+    {% endif %}
+    {% set path = folder ~ '/' ~ manifest['file'] %}
+    {% set found = files.get(path) %}
+    {% if found is none %}
+        {{ return([name ~ ': data file ' ~ lake_root() ~ '/' ~ path ~ ' is missing']) }}
+    {% elif found[1] != manifest['bytes'] or found[2] != manifest['sha256'] %}
+        {{ return([name ~ ': ' ~ lake_root() ~ '/' ~ path ~ ' does not match its manifest (size or checksum differ)']) }}
+    {% elif manifest['sha256'] != listed['sha256'] %}
+        {{ return([name ~ ': manifest differs from the one step 1 recorded (rerun step 1)']) }}
+    {% endif %}
+    {{ return([]) }}
 {% endmacro %}
 
 {#
@@ -78,26 +139,5 @@
 
 {# What is wrong with one partition listed in the ledger (empty when it is whole). #}
 {% macro lake_partition_problems(listed) %}
-    {% set name = listed['source'] ~ '/' ~ listed['table'] %}
-    {% set folder = lake_partition_dir(listed['source'], listed['table']) %}
-    {% set names = lake_file_names(folder) %}
-    {% if '_manifest.json' not in names %}
-        {{ return([name ~ ': no manifest in ' ~ lake_root() ~ '/' ~ folder]) }}
-    {% endif %}
-    {# Listed just now: read it, no second lookup. #}
-    {% set manifest = fromjson(run_query(
-        "select content from read_text(" ~ lake_sql_string(lake_path(folder ~ '/_manifest.json')) ~ ")"
-    ).columns[0].values()[0]) %}
-    {% set path = folder ~ '/' ~ manifest['file'] %}
-    {% set found = run_query(
-        "select size, sha256(content) from read_blob(" ~ lake_sql_string(lake_path(path)) ~ ")"
-    ) if manifest['file'] in names else none %}
-    {% if not found %}
-        {{ return([name ~ ': data file ' ~ lake_root() ~ '/' ~ path ~ ' is missing']) }}
-    {% elif found.rows[0][0] != manifest['bytes'] or found.rows[0][1] != manifest['sha256'] %}
-        {{ return([name ~ ': ' ~ lake_root() ~ '/' ~ path ~ ' does not match its manifest (size or checksum differ)']) }}
-    {% elif manifest['sha256'] != listed['sha256'] %}
-        {{ return([name ~ ': manifest differs from the one step 1 recorded (rerun step 1)']) }}
-    {% endif %}
-    {{ return([]) }}
+    {{ return(default__lake_partitions_problems([listed])) }}
 {% endmacro %}

@@ -16,7 +16,7 @@
             'select * from ' ~ lake_read_partition(spark_mart) if spark_mart else sql) }}
     {% endcall %}
     {% if spark_mart %}
-        {% do lake_reconcile(lake_quote(target_relation.schema) ~ '.' ~ lake_quote(target_relation.identifier), spark_mart) %}
+        {% do lake_reconcile([(lake_quote(target_relation.schema) ~ '.' ~ lake_quote(target_relation.identifier), spark_mart)]) %}
     {% endif %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do apply_grants(target_relation, config.get('grants'), should_revoke=false) %}
