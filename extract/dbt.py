@@ -20,7 +20,17 @@ from .duck import install_extensions
 from .storage import S3Lake
 from .timing import Phases
 
-__all__ = ["DbtError", "WarehouseUnreachable", "dbt_env", "dbt_test_counts", "environment", "failed_tests", "run_dbt"]
+__all__ = [
+    "DbtError",
+    "WarehouseUnreachable",
+    "dbt_env",
+    "dbt_test_counts",
+    "environment",
+    "failed_tests",
+    "release_duckdb",
+    "run_dbt",
+    "run_settings",
+]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 SPARK_JAVA_HOME = REPO_ROOT / "spark" / "java_home"
@@ -132,6 +142,19 @@ def environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open after an in-process run.
+
+    It keeps it for a next run in the same process, and would serve that run from the
+    file it opened, even after the lake's folder was replaced or removed under it.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with contextlib.suppress(Exception):  # dbt-duckdb raises when it has no environment open
+        DuckDBConnectionManager.env().close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def run_settings(date: str, lake_format: str = "parquet", marts_from: str = "duckdb") -> dict[str, str]:
     """The variables that tell the project which day to read, read when dbt runs (macros/lake.sql).
 
@@ -167,7 +190,10 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
     install_extensions()
     started = dt.datetime.now(dt.UTC)
     with environment({**dbt_env(settings), **(run or {})}):
-        result = dbtRunner(callbacks=[collect]).invoke(command)
+        try:
+            result = dbtRunner(callbacks=[collect]).invoke(command)
+        finally:
+            release_duckdb()
     if phases is not None:
         # Timings only inform: artifacts dbt could not finish writing change no outcome.
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg2
 
 from extract.config import REPO_ROOT, Settings
-from extract.dbt import PROJECT_DIR, dbt_env, environment
+from extract.dbt import PROJECT_DIR, dbt_env, environment, release_duckdb
 from extract.lake import MANIFEST
 from extract.source import load_dump
 
@@ -103,7 +103,10 @@ def dbt(settings: Settings, *args: str, cwd: Path = PROJECT_DIR, env: dict[str, 
     if cwd == PROJECT_DIR and "--profiles-dir" not in args:
         args = (*args, "--profiles-dir", "..")
     with environment({**dbt_env(settings), **(env or {})}), contextlib.chdir(cwd):
-        result = dbtRunner(callbacks=[keep]).invoke(list(args))
+        try:
+            result = dbtRunner(callbacks=[keep]).invoke(list(args))
+        finally:
+            release_duckdb()
     if result.exception is not None:
         lines.append(str(result.exception))
     return DbtRun(result.success, "\n".join(lines))
