@@ -15,7 +15,7 @@ import pytest
 from helpers import assert_whole, cli, published, query
 
 from extract.config import REPO_ROOT
-from extract.dbt import dbt_env
+from extract.dbt import PROJECT_DIR, dbt_env
 from extract.lake import partition_file
 
 pytestmark = pytest.mark.spark
@@ -90,7 +90,8 @@ def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(loaded, lake_e
     assert entry["phases"]["spark tests"] > 0 and entry["phases"]["spark marts into the lake"] > 0
     # Spark's catalog and metastore stay in the state folder, none in the working folder.
     assert killed.parent.is_dir() and not killed.exists()
-    assert not {"metastore_db", "spark-warehouse", "derby.log"} & {p.name for p in REPO_ROOT.iterdir()}
+    for folder in (REPO_ROOT, PROJECT_DIR):
+        assert not {"metastore_db", "spark-warehouse", "derby.log"} & {p.name for p in folder.iterdir()}
     manifest = json.loads((demo.data_dir / "spark" / "order_lines" / DATE / "_manifest.json").read_text())
     assert manifest["rows"] == len(by_duckdb["order_lines"][1])
 
