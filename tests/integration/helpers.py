@@ -39,12 +39,13 @@ def names_a_server(key: str) -> bool:
 
 
 def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of ``sql`` on ``dsn``."""
+    """Rows of ``sql`` on ``dsn``, bytea as ``bytes`` (psycopg2's memoryview compares and prints by address)."""
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+            rows = cur.fetchall() if cur.description else []
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
     finally:
         conn.commit()
         conn.close()
@@ -185,10 +186,7 @@ def published(settings) -> dict:
         note = query(dsn, "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", (schema,))
         state[schema] = {"note": note[0][0] if note else None, "tables": {}}
         for table in sorted(tables):
-            rows = [
-                repr([bytes(v) if isinstance(v, memoryview) else v for v in row])
-                for row in query(dsn, f'select * from {schema}."{table}"')
-            ]
+            rows = [repr(row) for row in query(dsn, f'select * from {schema}."{table}"')]
             digest = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
             state[schema]["tables"][table] = (len(rows), digest)
     return state

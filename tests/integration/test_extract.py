@@ -62,9 +62,7 @@ def test_every_table_lands_with_its_rows_and_types(settings, northwind_sql, orde
     # bytea, real and NULLs come through as they are in the source.
     categories = settings.data_dir / partition_file("postgres", "categories", DATE)
     lake_pictures = con.execute(f"select picture from read_parquet('{categories}') order by category_id").fetchall()
-    assert [bytes(p) for (p,) in lake_pictures] == [
-        bytes(p) for (p,) in query(source, "select picture from categories order by category_id")
-    ]
+    assert lake_pictures == query(source, "select picture from categories order by category_id")
     products = settings.data_dir / partition_file("postgres", "products", DATE)
     assert con.execute(f"select sum(unit_price)::decimal(10,2) from read_parquet('{products}')").fetchone() == tuple(
         query(source, "select sum(unit_price)::numeric(10,2) from products")[0]
