@@ -15,6 +15,7 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
+from . import writer_lock
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
 from .duck import install_extensions
 from .storage import S3Lake
@@ -153,6 +154,7 @@ def release_duckdb() -> None:
     with contextlib.suppress(Exception):  # dbt-duckdb raises when it has no environment open
         DuckDBConnectionManager.env().close()
     DuckDBConnectionManager.close_all_connections()
+    writer_lock.release("dbt")  # dbt's share of the writer lock (dbt_plugin.py)
 
 
 def run_settings(date: str, lake_format: str = "parquet", marts_from: str = "duckdb") -> dict[str, str]:

@@ -9,38 +9,42 @@ import duckdb
 
 from .sql import literal
 
-__all__ = ["EVIDENCE_QUERY", "export_evidence", "published_date"]
+__all__ = ["export_evidence"]
 
+# The published marts' run date (step 2 notes it on the schema) beside their rows, in one
+# statement: one snapshot, so a load publishing meanwhile cannot pair one day's date with
+# another day's rows. No marts schema, no row.
 EVIDENCE_QUERY = """
-select order_id, customer_id, customer_name, order_date, product_id, product_name,
-       unit_price, quantity, discount, line_total
-from warehouse.marts.order_lines
-order by order_id, product_id
+select published.note, o.order_id, o.customer_id, o.customer_name, o.order_date, o.product_id,
+       o.product_name, o.unit_price, o.quantity, o.discount, o.line_total
+from (select obj_description(oid, 'pg_namespace') as note from pg_namespace where nspname = 'marts') published
+left join marts.order_lines o on true
 """
 
 
-PUBLISHED_QUERY = "select obj_description(oid, 'pg_namespace') as note from pg_namespace where nspname = 'marts'"
-
-
-def published_date(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The run date of the marts the warehouse publishes (step 2 notes it on the schema), or None."""
-    rows = con.execute(f"select note from postgres_query('warehouse', {literal(PUBLISHED_QUERY)})").fetchall()
-    note = rows[0][0] if rows else None
-    return note.removeprefix("run_date ") if note and note.startswith("run_date ") else None
-
-
-def export_evidence(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[int, list[Path]]:
-    """Write ``orders_with_details.csv`` and ``.json`` into ``folder``, each whole or not at all.
+def export_evidence(con: duckdb.DuckDBPyConnection, date: str, folder: Path) -> tuple[int, list[Path]]:
+    """Write ``orders_with_details.csv`` and ``.json`` of ``date`` into ``folder``, each whole or not at all.
 
     Args:
         con: DuckDB connection with the warehouse attached as ``warehouse``.
+        date: the run date the warehouse must publish; ValueError when it publishes another.
         folder: ``data/exports/<date>/``.
 
     Returns:
         The row count and the two paths.
     """
+    con.execute(f"create or replace temp table fetched as from postgres_query('warehouse', {literal(EVIDENCE_QUERY)})")
+    note = con.execute("select any_value(note) from fetched").fetchone()[0]
+    published = note.removeprefix("run_date ") if note and note.startswith("run_date ") else None
+    if published != date:
+        raise ValueError(
+            f"the warehouse publishes {published or 'no'} run date, not {date}: run make load DATE={date} first"
+        )
+    con.execute(
+        "create or replace temp table evidence as select * exclude (note) from fetched "
+        "where order_id is not null order by order_id, product_id"
+    )
     folder.mkdir(parents=True, exist_ok=True)
-    con.execute(f"create or replace temp table evidence as {EVIDENCE_QUERY}")
     written = {}
     try:
         for suffix, options in (("csv", "(format csv, header true)"), ("json", "(format json, array true)")):

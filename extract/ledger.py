@@ -22,7 +22,6 @@ __all__ = [
     "read",
     "record",
     "step_locks",
-    "warehouse_lock",
 ]
 
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
@@ -175,8 +174,3 @@ def step_locks(lake: Lake, date: str, steps: tuple[str, ...]) -> Iterator[None]:
             if step in steps:
                 held.enter_context(lake.lock(f"{_folder(date)}/.{step}.lock", f"{step} for {date}"))
         yield
-
-
-def warehouse_lock(lake: Lake):
-    """Hold the warehouse's write lock: one load at a time, whatever its date."""
-    return lake.lock("_ledger/.warehouse.lock", "the warehouse")

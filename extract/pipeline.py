@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
+import psycopg2
 
-from . import demo, duck, ledger, server, spark
+from . import demo, duck, ledger, server, spark, writer_lock
 from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt, run_settings
-from .export import export_evidence, published_date
+from .export import export_evidence
 from .flat_files import extract_csv
 from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
@@ -22,7 +25,17 @@ from .source import SourceError, load_dump
 from .storage import Lake
 from .timing import Phases
 
-__all__ = ["StepFailed", "date_range", "ensure_server", "export", "extract", "load", "parse_date", "seed"]
+__all__ = [
+    "StepFailed",
+    "date_range",
+    "ensure_server",
+    "export",
+    "extract",
+    "load",
+    "parse_date",
+    "seed",
+    "writing",
+]
 
 EXIT_CODES = {"extract_postgres": 10, "extract_csv": 11, "load": 12, "load_postgres": 12, "export": 13}
 
@@ -100,6 +113,24 @@ def _run_step(settings: Settings, date: str, step: str, work, *, read_earlier: b
         return progress
     except Exception as exc:
         raise StepFailed(step, str(exc).splitlines()[0]) from exc
+
+
+@contextmanager
+def writing(settings: Settings, step: str, what: str) -> Iterator[None]:
+    """Hold the warehouse's writer lock (``writer_lock``) while the block runs ``step``.
+
+    LockedError, naming the holder, when another run writes the warehouse; a warehouse
+    that cannot be reached fails ``step`` in one line.
+    """
+    try:
+        writer_lock.acquire(settings.dsn("warehouse"), what, "cli")
+    except psycopg2.Error as exc:
+        message = scrub(str(exc).strip(), [settings.dsn("warehouse")]).splitlines()[0]
+        raise StepFailed(step, f"warehouse {redact(settings.dsn('warehouse'))}: {message}") from None
+    try:
+        yield
+    finally:
+        writer_lock.release("cli")
 
 
 def _record_manifests(
@@ -227,8 +258,9 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         progress.rows = sum(entry["rows"] for entry in extracted)
         progress.details = {**details, "tests": dbt_test_counts()}
 
-    with ledger.warehouse_lock(settings.lake):
-        _run_step(settings, date, "load" if target in ("lakehouse", "spark") else f"load_{target}", build)
+    step = "load" if target in ("lakehouse", "spark") else f"load_{target}"
+    with writing(settings, step, f"lakehouse load {date}"):
+        _run_step(settings, date, step, build)
 
 
 def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
@@ -238,16 +270,10 @@ def export(settings: Settings, date: str) -> tuple[int, list[Path]]:
     def write(progress: ledger.Step) -> None:
         with duck.connect() as con:
             attach(con, settings.dsn("warehouse"), "warehouse", read_only=True)
-            published = published_date(con)
-            if published != date:
-                raise ValueError(
-                    f"the warehouse publishes {published or 'no'} run date, not {date}: run make load DATE={date} first"
-                )
-            rows, paths = export_evidence(con, settings.data_dir / "exports" / date)
+            rows, paths = export_evidence(con, date, settings.data_dir / "exports" / date)
         progress.rows = rows
         progress.details = {"paths": [str(p) for p in paths]}
         result.extend([rows, paths])
 
-    with ledger.warehouse_lock(settings.lake):  # no load publishes between the date check and the read
-        _run_step(settings, date, "export", write)
+    _run_step(settings, date, "export", write)
     return result[0], result[1]

@@ -45,15 +45,20 @@
 {#
     On-run-start of build and run: empty the twins. What a killed build left there is
     never published, and a table gone from the source must not be published again.
-    Through the adapter, so dbt's relation cache knows.
+    Through the adapter, so dbt's relation cache knows. Each twin is claimed for this run
+    (lakehouse_claim): publish_schemas swaps in only twins that still carry its claim.
 #}
 {% macro reset_building_schemas() %}
     {% if lakehouse_writing() %}
+        {% set claims = [] %}
         {% for name in lakehouse_published_schemas() %}
             {% set relation = api.Relation.create(database=lakehouse_database(), schema=lakehouse_building(name)) %}
             {% do adapter.drop_schema(relation) %}
             {% do adapter.create_schema(relation) %}
+            {% do claims.append('comment on schema ' ~ lake_quote(lakehouse_building(name)) ~ ' is '
+                ~ lake_sql_string(lakehouse_claim())) %}
         {% endfor %}
+        {% do run_query(lake_postgres_call(claims | join('; ')) if target.type == 'duckdb' else claims | join(';\n')) if claims %}
         {#
             The schemas of the tests' failing rows, made here in Postgres before the raw copy
             refreshes DuckDB's view of the warehouse: made later by dbt, through one of
@@ -68,6 +73,14 @@
             {% do run_query(lake_postgres_call(statements | join('; '))) if statements %}
         {% endif %}
     {% endif %}
+{% endmacro %}
+
+{#
+    The note a run leaves on the twins it builds. The writer lock (extract/writer_lock.py)
+    keeps a second run out; the claim proves it at publish time, whoever ignored the lock.
+#}
+{% macro lakehouse_claim() %}
+    {{ return('building ' ~ invocation_id) }}
 {% endmacro %}
 
 {# The database of the warehouse: the attached Postgres on dbt-duckdb, the target's own on dbt-postgres. #}
@@ -100,7 +113,7 @@
     {{ return(none) }}
 {% endmacro %}
 
-{# On-run-end: swap the twins in, in one transaction, with the run date in their comments. #}
+{# On-run-end: swap the twins this run claimed in, in one transaction, with the run date in their comments. #}
 {% macro publish_schemas(results) %}
     {% if not lakehouse_writing() %}
         {{ return('') }}
@@ -117,6 +130,10 @@
     {% set statements = ['begin'] %}
     {% for published in lakehouse_published_schemas() %}
         {% set building = lakehouse_building(published) %}
+        {% set claimed = "(select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = "
+            ~ lake_sql_string(building) ~ ")" %}
+        {% do statements.append('do $claim$ begin if ' ~ claimed ~ ' is distinct from ' ~ lake_sql_string(lakehouse_claim())
+            ~ ' then raise exception ' ~ lake_sql_string(building ~ ' was rebuilt by another run: nothing published') ~ '; end if; end $claim$') %}
         {# Readers and the export can tell which day a published schema holds. #}
         {% do statements.append('comment on schema ' ~ lake_quote(building) ~ ' is '
             ~ lake_sql_string('run_date ' ~ lake_run_date())) %}

@@ -327,16 +327,17 @@ def test_an_unusable_lake_stops_before_anything_is_written(s3_env, s3, change, m
 
 def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeypatch):
     lake = load_settings(s3_env).lake
-    key, full = "_ledger/.warehouse.lock", f"{lake.prefix}_ledger/.warehouse.lock"
+    key = f"_ledger/{DAY}/.load.lock"
+    full = lake.prefix + key
     s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-15T00:00:00+00:00")
     with (
-        pytest.raises(LockedError, match="the warehouse is already being written by pid 7 on elsewhere"),
-        lake.lock(key, "the warehouse"),
+        pytest.raises(LockedError, match=f"load for {DAY} is already being written by pid 7 on elsewhere"),
+        lake.lock(key, f"load for {DAY}"),
     ):
         pass
     monkeypatch.setattr(storage, "STALE_AFTER_S", -1)  # the holder elsewhere stopped refreshing it
     monkeypatch.setattr(storage, "HEARTBEAT_S", 0.2)
-    with lake.lock(key, "the warehouse"):
+    with lake.lock(key, f"load for {DAY}"):
         first = s3["client"].head_object(Bucket="my-bucket", Key=full)
         assert (
             s3["client"]

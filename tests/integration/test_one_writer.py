@@ -1,0 +1,71 @@
+"""One writer on the warehouse, whatever lake or command it comes from: a load paused mid-build
+keeps every other writer out, and publishes only the schemas it built itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from helpers import assert_whole, cli, published, query, start
+
+from extract.config import REPO_ROOT
+from extract.writer_lock import KEYS
+
+DAY2, DAY3 = "2024-01-16", "2024-01-17"
+CLAIMED = "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw__next'"
+LOCKED = "select count(*) from pg_locks where locktype = 'advisory' and granted and classid = %s and objid = %s"
+
+
+def _paused_after_its_reset(process, dsn: str) -> None:
+    """SIGSTOP ``process`` once it holds the writer lock and has claimed its "__next" schemas."""
+    deadline = time.monotonic() + 120
+    while not (query(dsn, LOCKED, KEYS)[0][0] and (query(dsn, CLAIMED) or [(None,)])[0][0]):
+        assert process.poll() is None, process.stdout.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
+def test_a_paused_load_keeps_other_lakes_and_bare_dbt_out_and_publishes_only_its_own_build(loaded, lake_env, tmp_path):
+    settings, dsn = loaded, loaded.dsn("warehouse")
+    before = published(settings)
+    other_lake = {**lake_env, "LAKEHOUSE_DATA": str(tmp_path / "other"), "DBT_TARGET_PATH": str(tmp_path / "target")}
+    assert cli(lake_env, "extract", "--date", DAY2).returncode == 0
+    assert cli(other_lake, "extract", "--date", DAY3, "--csv", str(settings.demo_csv)).returncode == 0
+
+    first = start([sys.executable, "-m", "extract", "load", "--date", DAY2], lake_env)
+    try:
+        _paused_after_its_reset(first, dsn)
+        holder = f"the warehouse is being written by lakehouse load {DAY2}, pid {first.pid}"
+
+        # A load from another lake: refused at once, exit 75, naming the holder.
+        second = cli(other_lake, "load", "--date", DAY3)
+        assert second.returncode == 75, second.stdout + second.stderr
+        assert holder in second.stderr
+        assert published(settings) == before
+
+        # A bare dbt build on that lake, as the README runs it: refused before any hook.
+        bare = start(
+            [str(REPO_ROOT / ".venv/bin/dbt"), "build", "--project-dir", "dbt_project", "--profiles-dir", "."],
+            {**other_lake, "LAKEHOUSE_RUN_DATE": DAY3},
+        )
+        output = bare.communicate(timeout=300)[0]
+        assert bare.returncode != 0 and holder in output, output[-3000:]
+        assert published(settings) == before
+
+        # A writer that ignored the lock takes the twins over: the paused load must not publish them.
+        query(dsn, "comment on schema raw__next is 'building another run'")
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    output = first.communicate(timeout=300)[0]
+    assert first.returncode == 12, output[-3000:]
+    assert "raw__next was rebuilt by another run: nothing published" in output
+    assert published(settings) == before
+
+    # Rerun as printed: the day publishes whole, and the lock is free again.
+    rerun = cli(lake_env, "load", "--date", DAY2)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert_whole(settings, DAY2)
+    assert query(dsn, LOCKED, KEYS) == [(0,)]
