@@ -110,7 +110,7 @@ airflow-backfill: $(AIRFLOW_STAMP) ## one DAG run per day FROM..TO through the s
 airflow-stop: ## stop Airflow's scheduler, DAG processor and API server
 	-test -x $(AIRFLOW_VENV)/bin/python && $(AIRFLOW) stop
 
-cron: setup ## print the crontab line that runs `make all` every day (for a machine without Airflow)
+cron: setup ## print the crontab lines that run the whole pipeline every day at 02:00 UTC (for a machine without Airflow)
 	@$(PY) -m extract cron
 
 bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" for the scaling plot; LAKE=s3 adds S3): bench/results/

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import ledger, pipeline, server
 from .config import Settings, load_settings, password_apart, redact
-from .cron import crontab_line
+from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
 from .report import print_status, print_summary
 from .source import SourceError
@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = with_date(command("docs", "generate the dbt docs and serve them on 127.0.0.1", "docs --port 8080"))
     sub.add_argument("--port", type=int, default=8080)
 
-    command("cron", "print the crontab line that runs the whole pipeline every day", "cron")
+    command("cron", "print the crontab lines that run the whole pipeline every day at 02:00 UTC", "cron")
 
     sub = command("psql", "open psql on the warehouse (or the source)", "psql source")
     sub.add_argument("role", nargs="?", choices=["warehouse", "source"], default="warehouse")
@@ -134,8 +134,8 @@ def _run(args: argparse.Namespace) -> int:
         print_status(settings, args.date)
         return 0
     if args.command == "cron":
-        line, notes = crontab_line(os.environ)
-        print(line)
+        lines, notes = crontab_lines(os.environ)
+        print(lines)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         return 0

@@ -1,16 +1,16 @@
-"""The crontab line that runs the whole pipeline every day, for a machine without Airflow."""
+"""The crontab lines that run the whole pipeline every day, for a machine without Airflow."""
 
 from __future__ import annotations
 
 import shlex
-import shutil
+import sys
 from collections.abc import Mapping
 
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from .config import PG_ENV, REPO_ROOT, SECRET_KEYWORDS, load_settings
 
-__all__ = ["crontab_line"]
+__all__ = ["crontab_lines"]
 
 # What `make all` reads from the environment; cron starts jobs with almost none of it.
 SETTINGS = (
@@ -20,10 +20,13 @@ SETTINGS = (
 )
 
 
-def crontab_line(env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """The line (absolute paths, the settings set in ``env`` minus any password) and notes on what was left out.
+def crontab_lines(env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The crontab lines (absolute paths, the settings in ``env`` minus any password); notes on what was left out.
 
-    It runs at 02:00 in the machine's time zone; `make all` then takes the day in UTC.
+    The schedule is pinned to UTC (``CRON_TZ=UTC``), the zone of the run date: a schedule in
+    the machine's zone would skip a day or run one twice when daylight saving time changes.
+    The job is the CLI's ``run`` itself, not ``make all``, so cron's mail and any wrapper see
+    its exit code (75 when another run holds a lock); make would turn every failure into 2.
     """
     assignments, notes = [], []
     for name in SETTINGS:
@@ -41,8 +44,6 @@ def crontab_line(env: Mapping[str, str]) -> tuple[str, list[str]]:
     if env.get("AWS_SECRET_ACCESS_KEY"):
         notes.append("the AWS keys are left out of the line: put them in ~/.aws/credentials, which boto3 reads")
     log = load_settings(env).data_dir / "cron.log"
-    make = shutil.which("make", path=env.get("PATH")) or "/usr/bin/make"
-    command = " ".join(
-        [f"cd {shlex.quote(str(REPO_ROOT))} &&", *assignments, make, "all", f">> {shlex.quote(str(log))} 2>&1"]
-    )
-    return "0 2 * * * " + command.replace("%", r"\%"), notes  # cron reads a bare % as a newline
+    run = [shlex.quote(sys.executable), "-m", "extract", "run"]
+    command = " ".join([f"cd {shlex.quote(str(REPO_ROOT))} &&", *assignments, *run, f">> {shlex.quote(str(log))} 2>&1"])
+    return "CRON_TZ=UTC\n0 2 * * * " + command.replace("%", r"\%"), notes  # cron reads a bare % as a newline

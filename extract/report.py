@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import psycopg2
+
 from . import duck, ledger
-from .config import Settings
+from .config import Settings, redact, scrub
 from .postgres import attach
 from .sql import quote
 
@@ -28,8 +30,34 @@ def rerun_command(entries: list[dict], date: str) -> str | None:
     return None
 
 
+PUBLISHED = "select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'marts')"
+
+
+def published_line(settings: Settings, loaded: list[str]) -> str:
+    """What readers of the warehouse see: the day ``raw`` and ``marts`` publish, against the
+    newest of the days ``loaded`` (those whose load succeeded)."""
+    dsn = settings.dsn("warehouse")
+    try:
+        with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cursor:
+            cursor.execute(PUBLISHED)
+            notes = dict(cursor.fetchall())
+        conn.close()
+    except psycopg2.Error as exc:
+        return f"warehouse {redact(dsn)}: cannot be reached: {scrub(str(exc).strip(), [dsn]).splitlines()[0]}"
+    days = {schema: (notes.get(schema) or "").removeprefix("run_date ") or None for schema in ("raw", "marts")}
+    if days["raw"] != days["marts"]:
+        return f"warehouse publishes raw {days['raw'] or 'nothing'} and marts {days['marts'] or 'nothing'}"
+    day = days["raw"]
+    line = f"warehouse publishes {day} (raw and marts)" if day else "warehouse publishes nothing yet"
+    newest = max(loaded, default=None)
+    if newest and newest != day:
+        line += f"; the newest day loaded is {newest}: make load DATE={newest} publishes it again"
+    return line
+
+
 def print_status(settings: Settings, date: str | None) -> None:
-    """Print the ledger: every date, or one in detail, with the command that resumes a failed date."""
+    """Print the ledger: every date, or one in detail, with the command that resumes a failed date,
+    and the day the warehouse publishes."""
     entries = ledger.read(settings.lake, date)
     if not entries:
         print(f"no runs recorded{' for ' + date if date else ''} in {settings.lake.url('_ledger')}")
@@ -61,6 +89,8 @@ def print_status(settings: Settings, date: str | None) -> None:
         command = rerun_command(list(steps.values()), day)
         if command:
             print(f"            rerun: {command}")
+    loaded = [e["date"] for e in ledger.read(settings.lake) if e["step"] == "load" and e["status"] == "success"]
+    print(published_line(settings, loaded))
 
 
 def _count(con, relation: str) -> int:

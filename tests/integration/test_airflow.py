@@ -122,10 +122,11 @@ def test_the_cron_line_runs_today_with_the_settings_and_no_password(demo, lake_e
     env = {**demo_only(lake_env), "PGPASSWORD": SUPERUSER}
     printed = make(checkout, env, CRON)
     assert printed.returncode == 0
-    (line,) = [line for line in printed.stdout.splitlines() if line.startswith("0 2 * * * ")]
+    zone, line = printed.stdout.strip().splitlines()
+    assert zone == "CRON_TZ=UTC" and line.startswith("0 2 * * * ")  # 02:00 UTC, the zone of the run date
     assert SUPERUSER not in line and "PGPASSWORD is left out of the line" in printed.stderr
     log = demo.data_dir / "cron.log"
-    assert line.endswith(f"make all >> {log} 2>&1") and f"cd {checkout} && " in line
+    assert line.endswith(f"/.venv/bin/python -m extract run >> {log} 2>&1") and f"cd {checkout} && " in line
     # cron runs the line with sh and only HOME, LOGNAME, SHELL and PATH: the rest must be in the line.
     cron_env = {"HOME": os.environ["HOME"], "LOGNAME": "root", "SHELL": "/bin/sh", "PATH": "/usr/bin:/bin"}
     ran = subprocess.run(["sh", "-c", line.removeprefix("0 2 * * * ")], env=cron_env, timeout=600)

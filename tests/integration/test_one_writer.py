@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from helpers import assert_whole, cli, published, query, start
+from helpers import DAY, assert_whole, cli, dbt, published, query, start
 
 from extract.config import REPO_ROOT
 from extract.writer_lock import KEYS
@@ -63,9 +63,21 @@ def test_a_paused_load_keeps_other_lakes_and_bare_dbt_out_and_publishes_only_its
     assert first.returncode == 12, output[-3000:]
     assert "raw__next was rebuilt by another run: nothing published" in output
     assert published(settings) == before
+    assert cli(lake_env, "status").stdout.strip().endswith(f"warehouse publishes {DAY} (raw and marts)")
 
     # Rerun as printed: the day publishes whole, and the lock is free again.
     rerun = cli(lake_env, "load", "--date", DAY2)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert_whole(settings, DAY2)
     assert query(dsn, LOCKED, KEYS) == [(0,)]
+
+    # dbt run directly publishes an earlier day: status says what readers see, and how to go back.
+    assert dbt(settings, "build", env={"LAKEHOUSE_RUN_DATE": DAY}).success
+    assert (
+        cli(lake_env, "status")
+        .stdout.strip()
+        .endswith(
+            f"warehouse publishes {DAY} (raw and marts); the newest day loaded is {DAY2}: "
+            f"make load DATE={DAY2} publishes it again"
+        )
+    )

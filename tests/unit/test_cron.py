@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extract.cron import crontab_line
+from extract.cron import crontab_lines
 
 
 def test_a_lake_on_s3_keeps_its_settings_and_leaves_the_keys_out():
@@ -15,7 +15,8 @@ def test_a_lake_on_s3_keeps_its_settings_and_leaves_the_keys_out():
         "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
         "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
     }
-    line, notes = crontab_line(env)
+    lines, notes = crontab_lines(env)
+    line = lines.splitlines()[-1]
     for setting in ("LAKEHOUSE_DATA=s3://my-bucket/northwind", "AWS_REGION=eu-west-1", "AWS_PROFILE=lake"):
         assert setting in line
     assert "AWS_ENDPOINT_URL=http://127.0.0.1:9000" in line
