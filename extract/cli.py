@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--csv",
             type=Path,
-            help="order_details CSV; {date} in it stands for the run date (default: the demo CSV in data/demo/)",
+            help="order_details CSV; {date} in it stands for the run date (default: the demo CSV, for the demo source)",
         )
         sub.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="lake file format")
         sub.add_argument("--quiet", action="store_true", help="plain one-line-per-table logs, no live progress line")
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             run_dbt(settings, "docs", "generate", run=run_settings(args.date))
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0
-    csv_path = getattr(args, "csv", None) or settings.demo_csv
+    csv_path = getattr(args, "csv", None)  # None: the demo's, for the demo source only (pipeline.demo_csv)
     if args.command in ("seed", "run", "backfill"):
         print(
             pipeline.seed(
@@ -175,14 +175,17 @@ def _steps(args: argparse.Namespace) -> tuple[str, ...]:
     return ledger.STEPS if args.command in ("run", "backfill") else (args.command,)
 
 
-def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: Path) -> None:
+def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: Path | None) -> None:
     """The steps ``args.command`` names, for one date, in order; the first failure stops them."""
     steps = _steps(args)
     reads = ("extract_postgres", "extract_csv") if "load" in steps else ()  # no extract rewrites what a load reads
     with ledger.step_locks(settings.lake, date, steps + reads):
         extracts = tuple(step for step in steps if step.startswith("extract_"))
         if extracts:
-            sources = {"extract_postgres": redact(settings.dsn("source")), "extract_csv": str(csv_path)}
+            sources = {
+                "extract_postgres": redact(settings.dsn("source")),
+                "extract_csv": str(csv_path or "the demo CSV"),
+            }
             print(f"step 1 (extract) for {date} from {' and '.join(sources[s] for s in extracts)}", flush=True)
             pipeline.extract(settings, date, csv_path=csv_path, fmt=args.format, quiet=args.quiet, steps=extracts)
         if "load" in steps:
@@ -194,7 +197,7 @@ def _run_day(settings: Settings, args: argparse.Namespace, date: str, csv_path: 
             print_summary(settings, date)
 
 
-def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path) -> int:
+def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path | None) -> int:
     """Every day from ``args.start`` to ``args.end``, each on its own: a failed day does not stop the others."""
     outcomes = {}
     for date in pipeline.date_range(args.start, args.end):

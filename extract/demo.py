@@ -10,7 +10,7 @@ import duckdb
 
 from .sql import literal, quote
 
-__all__ = ["generate"]
+__all__ = ["NOTE", "NOTE_QUERY", "csv_of", "generate"]
 
 # Dependency order: every table comes after the tables its foreign keys reference.
 _TABLES = tuple(
@@ -319,6 +319,15 @@ def _create_ddl(order_id_type: str) -> str:
     return drops + _TABLES_DDL.format(order_id_type=order_id_type)
 
 
+NOTE = "lakehouse demo source; its order lines: "
+NOTE_QUERY = "select obj_description(to_regclass('public.orders'), 'pg_class')"
+
+
+def csv_of(note: str | None) -> Path | None:
+    """The demo CSV that a source's note (``NOTE_QUERY``) names, or None for a source the demo did not write."""
+    return Path(note.removeprefix(NOTE)) if note and note.startswith(NOTE) else None
+
+
 def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale: float = 1.0) -> dict[str, int]:
     """Recreate and fill the demo Northwind tables in Postgres, and write the order_details CSV.
 
@@ -370,6 +379,11 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
         con.execute("rollback")
         raise
     con.execute("call postgres_execute(?, ?)", [source, _FOREIGN_KEYS])  # fails if any key does not hold
+    # The source says which CSV holds its order lines (csv_of): extract uses it for this source only.
+    con.execute(
+        "call postgres_execute(?, ?)",
+        [source, f"comment on table orders is {literal(NOTE + str(Path(csv_path).resolve()))}"],
+    )
 
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)

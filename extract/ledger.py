@@ -52,12 +52,15 @@ class Step:
 
 
 @contextmanager
-def record(lake: Lake, date: str, step: str, *, read_earlier: bool = False) -> Iterator[Step]:
+def record(
+    lake: Lake, date: str, step: str, *, read_earlier: bool = False, inputs: dict | None = None
+) -> Iterator[Step]:
     """Record ``step`` for ``date``: 'running' at once, then 'success' or 'failed' with the error.
 
     A process killed mid-step leaves 'running' with its pid, which ``read`` reports
     as 'interrupted' once that pid is gone. With ``read_earlier``, the entry this run
-    replaces is read first, into ``Step.earlier``.
+    replaces is read first, into ``Step.earlier``. ``inputs`` are the settings the step
+    ran with (its CSV, format, target), which a rerun repeats.
     """
     key = f"{_folder(date)}/{step}.json"
     progress = Step(_entry(lake, key) if read_earlier else None)
@@ -68,6 +71,7 @@ def record(lake: Lake, date: str, step: str, *, read_earlier: bool = False) -> I
         "started_at": _now(),
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        "inputs": inputs or {},
     }
     lake.write_text(key, json.dumps(entry, indent=2) + "\n")
     started = time.monotonic()

@@ -28,6 +28,7 @@ from .timing import Phases
 __all__ = [
     "StepFailed",
     "date_range",
+    "demo_csv",
     "ensure_server",
     "export",
     "extract",
@@ -97,13 +98,16 @@ def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path,
     return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
 
 
-def _run_step(settings: Settings, date: str, step: str, work, *, read_earlier: bool = False) -> ledger.Step:
+def _run_step(
+    settings: Settings, date: str, step: str, work, *, read_earlier: bool = False, inputs: dict | None = None
+) -> ledger.Step:
     """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed.
 
     ``read_earlier``: ``progress.earlier`` is the step's entry that this run replaces.
+    ``inputs``: the settings the step runs with, for the ledger (``ledger.record``).
     """
     try:
-        with ledger.record(settings.lake, date, step, read_earlier=read_earlier) as progress:
+        with ledger.record(settings.lake, date, step, read_earlier=read_earlier, inputs=inputs) as progress:
             try:
                 work(progress)
             except Exception as exc:
@@ -150,11 +154,33 @@ def _record_manifests(
         print(f"  schema drift: {change}", flush=True)
 
 
+def demo_csv(settings: Settings) -> Path:
+    """The demo CSV, when the source is the demo that wrote it (``demo.generate`` notes it there).
+
+    For any other source, ValueError naming the setting: the demo's order lines would load
+    without a word, as that day's data, lines that belong to no order of that source.
+    """
+    try:
+        with psycopg2.connect(settings.dsn("source"), connect_timeout=10) as conn, conn.cursor() as cursor:
+            cursor.execute(demo.NOTE_QUERY)
+            note = cursor.fetchone()[0]
+        conn.close()
+    except psycopg2.Error as exc:
+        raise ValueError(scrub(str(exc).strip(), [settings.dsn("source")]).splitlines()[0]) from None
+    path = demo.csv_of(note)
+    if path is None:
+        raise ValueError(
+            f"ORDER_DETAILS_CSV is not set (make … ORDER_DETAILS_CSV=path, or --csv path), and "
+            f"{redact(settings.dsn('source'))} is not the demo source, whose order lines the demo CSV holds"
+        )
+    return path
+
+
 def extract(
     settings: Settings,
     date: str,
     *,
-    csv_path: Path,
+    csv_path: Path | None,
     fmt: str = "parquet",
     quiet: bool = False,
     steps: tuple[str, ...] = ("extract_postgres", "extract_csv"),
@@ -165,10 +191,11 @@ def extract(
     The two step-1 tasks run side by side, each recorded in the ledger on its own. The
     CSV is parsed on one thread: it finishes before the tables do anyway, and a
     parallel parse would hold several buffers of it in memory at once. ``{date}`` in
-    ``csv_path`` stands for the run date, for sources that drop one file a day.
+    ``csv_path`` stands for the run date, for sources that drop one file a day; without
+    one, the CSV is the demo's, for the demo source only (``demo_csv``).
     """
     lake = settings.lake
-    csv_path = Path(str(csv_path).replace("{date}", date))
+    template = None if csv_path is None else str(csv_path)
     dates = ledger.days(lake)  # for the schema drift of both steps: on S3 a listing is a request
     progress = Progress(live=False if quiet else None, parts=len(steps))  # the tables, the CSV or both
 
@@ -199,6 +226,7 @@ def extract(
 
         def from_csv(step: ledger.Step) -> None:
             progress.expect(1)
+            csv_path = demo_csv(settings) if template is None else Path(template.replace("{date}", date))
             earlier = EarlierRuns.of(step.earlier)
             if earlier.leftovers:
                 clear_leftovers(lake, "csv", date)
@@ -216,9 +244,10 @@ def extract(
             progress.landed(manifest)
             _record_manifests(step, lake, "extract_csv", date, [manifest], dates)
 
+        inputs = {"extract_postgres": {"format": fmt}, "extract_csv": {"csv": template, "format": fmt}}
         with ThreadPoolExecutor(max_workers=2) as pool:
             tasks = [
-                pool.submit(_run_step, settings, date, step, work, read_earlier=True)
+                pool.submit(_run_step, settings, date, step, work, read_earlier=True, inputs=inputs[step])
                 for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
                 if step in steps
             ]  # leaving the pool waits for both: a failed task does not cut the other short
@@ -260,7 +289,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
 
     step = "load" if target in ("lakehouse", "spark") else f"load_{target}"
     with writing(settings, step, f"lakehouse load {date}"):
-        _run_step(settings, date, step, build)
+        _run_step(settings, date, step, build, inputs={"target": target})
 
 
 def export(settings: Settings, date: str) -> tuple[int, list[Path]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 import psycopg2
 
 from . import duck, ledger
-from .config import Settings, redact, scrub
+from .config import REPO_ROOT, Settings, redact, scrub
 from .postgres import attach
 from .sql import quote
 
@@ -13,23 +15,41 @@ __all__ = ["print_status", "print_summary", "rerun_command"]
 
 MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…", "upstream_failed": "⊘", "outdated": "○"}
 RERUN = {
-    "extract_postgres": "make extract load export DATE={date}",
-    "extract_csv": "make extract load export DATE={date}",
-    "load": "make load export DATE={date}",
-    "export": "make export DATE={date}",
+    "extract_postgres": "make extract load export",
+    "extract_csv": "make extract load export",
+    "load": "make load export",
+    "export": "make export",
 }
 
 
-def rerun_command(entries: list[dict], date: str) -> str | None:
-    """The command that resumes ``date`` from its first step that did not succeed, or None."""
+def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> str | None:
+    """The command that resumes ``date`` from its first step that did not succeed, or None.
+
+    It repeats the inputs the ledger recorded for the day's steps (CSV, format, target),
+    and the lake when it is not the default one (``lake``).
+    """
     by_step = {entry["step"]: entry for entry in entries}
     for step in ledger.STEPS:
         entry = by_step.get(step)
         if entry is None or entry["status"] != "success":
-            return RERUN[step].format(date=date) if entry else None
+            if entry is None:
+                return None
+            inputs: dict = {}
+            for earlier in by_step.values():
+                inputs.update(earlier.get("inputs", {}))
+            settings = [f"DATE={date}"]
+            if inputs.get("csv"):
+                settings.append(f"ORDER_DETAILS_CSV={shlex.quote(inputs['csv'])}")
+            if inputs.get("format", "parquet") != "parquet":
+                settings.append(f"FORMAT={inputs['format']}")
+            if inputs.get("target", "lakehouse") != "lakehouse":
+                settings.append(f"TARGET={inputs['target']}")
+            lake_setting = [f"LAKEHOUSE_DATA={shlex.quote(lake)}"] if lake else []
+            return " ".join([*lake_setting, RERUN[step], *settings])
     return None
 
 
+DEFAULT_LAKE = str(REPO_ROOT / "data")
 PUBLISHED = "select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'marts')"
 
 
@@ -86,7 +106,9 @@ def print_status(settings: Settings, date: str | None) -> None:
                         f"            {step}: started {entry['started_at']}, finished {entry.get('finished_at', '-')}, "
                         f"{entry.get('duration_s', '-')} s, {entry.get('rows', 0)} rows, {entry.get('bytes', 0)} bytes"
                     )
-        command = rerun_command(list(steps.values()), day)
+        command = rerun_command(
+            list(steps.values()), day, None if settings.lake_url == DEFAULT_LAKE else settings.lake_url
+        )
         if command:
             print(f"            rerun: {command}")
     loaded = [e["date"] for e in ledger.read(settings.lake) if e["step"] == "load" and e["status"] == "success"]

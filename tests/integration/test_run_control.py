@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from helpers import cli, kill_when, query, run_real_northwind, start
 
 from extract import ledger, pipeline
-from extract.config import REPO_ROOT, load_settings
+from extract.config import REPO_ROOT, load_settings, redact
 from extract.lake import PartitionError, partition_dir, verify
 from extract.source import load_dump
 
@@ -53,7 +54,8 @@ def test_sigkill_during_extraction_then_a_clean_rerun(scaled_source, lake_env):
     refused = cli(lake_env, "load", "--date", DAY1)
     assert refused.returncode == 12
     assert "extract_postgres is running or was interrupted" in refused.stdout + refused.stderr
-    assert "rerun: make extract load export DATE=2024-01-15" in cli(lake_env, "status", "--date", DAY1).stdout
+    rerun = f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE=2024-01-15"
+    assert rerun in cli(lake_env, "status", "--date", DAY1).stdout
 
     assert cli(lake_env, "extract", "--date", DAY1).returncode == 0
     assert not list(settings.data_dir.glob("postgres/*/*/.*.tmp"))
@@ -120,6 +122,43 @@ def test_backfill_of_three_days_with_one_failing(settings, lake_env, northwind_s
     assert not (settings.data_dir / partition_dir("csv", "order_details", DAY2)).exists()
     with pytest.raises(PartitionError):
         verify(settings.lake, "csv", "order_details", DAY2)
+
+
+def test_a_rerun_as_printed_repeats_the_days_inputs_and_the_demo_csv_serves_only_the_demo(demo, lake_env, tmp_path):
+    drops = tmp_path / "drops"
+    template = f"{drops}/od_{{date}}.csv"
+    failed = cli(lake_env, "run", "--date", DAY2, "--csv", template, "--format", "csv")
+    assert failed.returncode == 11 and f"{drops}/od_{DAY2}.csv: file not found" in failed.stderr
+    (line,) = [
+        line.strip() for line in cli(lake_env, "status").stdout.splitlines() if line.strip().startswith("rerun:")
+    ]
+    assert line == (
+        f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE={DAY2} "
+        f"ORDER_DETAILS_CSV={shlex.quote(template)} FORMAT=csv"
+    )
+
+    # The day's file arrives; the printed line, run as it is, loads that file and no other.
+    drops.mkdir()
+    lines = demo.demo_csv.read_text().splitlines()
+    (drops / f"od_{DAY2}.csv").write_text("\n".join(lines[:101]) + "\n")
+    env = {key: value for key, value in lake_env.items() if key != "LAKEHOUSE_DATA"}
+    rerun = subprocess.run(
+        line.removeprefix("rerun: "), shell=True, cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert query(demo.dsn("warehouse"), "select count(*) from raw.order_details") == [(100,)]
+    csv_entry = [e for e in ledger.read(demo.lake, DAY2) if e["step"] == "extract_csv"][0]
+    assert csv_entry["inputs"] == {"csv": template, "format": "csv"} and csv_entry["status"] == "success"
+
+    # Any other source: no CSV given is one line naming the setting, never the demo's lines.
+    query(demo.dsn("source"), "comment on table orders is null")
+    refused = cli(lake_env, "extract", "--date", DAY3)
+    assert refused.returncode == 11
+    assert refused.stderr.strip().splitlines() == [
+        "error: step extract_csv failed: ORDER_DETAILS_CSV is not set (make … ORDER_DETAILS_CSV=path, or --csv path), "
+        f"and {redact(demo.dsn('source'))} is not the demo source, whose order lines the demo CSV holds"
+    ]
+    assert not (demo.data_dir / "csv" / "order_details" / DAY3).exists()
 
 
 def test_second_run_for_the_same_date_is_refused(demo, lake_env):
