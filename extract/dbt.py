@@ -15,7 +15,7 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from . import writer_lock
+from . import gate, ledger, writer_lock
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
 from .duck import install_extensions
 from .storage import S3Lake
@@ -174,6 +174,7 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
     to dbt's environment (``run_settings``).
 
     Raises:
+        ledger.Refused: the gate's refusal (macros/lakehouse_gate.sql), in its own words.
         DbtError: with the first error lines dbt logged.
     """
     from dbt.cli.main import dbtRunner  # a second or more of imports, for the commands that run dbt
@@ -206,6 +207,9 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
         failures = failed_tests(settings) if args[0] == "build" and not on_spark else []
         if result.exception is not None:
             errors.append(first_line(result.exception))
+        refusal = next((line for line in errors if gate.REFUSED in line), None)
+        if refusal is not None:
+            raise ledger.Refused(refusal[refusal.index(gate.REFUSED) :])
         reasons = failures or list(dict.fromkeys(errors))[:3] or ["dbt reported no error line"]
         raise DbtError(f"dbt {args[0]} failed: " + "; ".join(reasons))
 

@@ -16,6 +16,7 @@ from .timing import Phases
 __all__ = [
     "STEPS",
     "LockedError",
+    "Refused",
     "Step",
     "days",
     "previous_success",
@@ -27,6 +28,10 @@ __all__ = [
 STEPS = ("extract_postgres", "extract_csv", "load", "export")
 # The steps whose output each step reads, directly or not.
 UPSTREAM = {"load": STEPS[:2], "export": STEPS[:3]}
+
+
+class Refused(RuntimeError):
+    """A step that would not start on its input (step 2's gate): recorded as 'refused', not 'failed'."""
 
 
 def _folder(date: str) -> str:
@@ -78,7 +83,7 @@ def record(
     try:
         yield progress
     except BaseException as exc:
-        entry.update(status="failed", error=str(exc) or type(exc).__name__)
+        entry.update(status="refused" if isinstance(exc, Refused) else "failed", error=str(exc) or type(exc).__name__)
         raise
     else:
         entry.update(status="success")
@@ -156,7 +161,7 @@ def _behind_upstream(by_step: dict[str, dict]) -> dict[str, dict]:
         if entry is None or entry["status"] == "running":
             continue
         later = [by_step[u] for u in upstream if u in by_step and started(by_step[u]) > started(entry)]
-        failed = [u["step"] for u in later if u["status"] in ("failed", "interrupted", "upstream_failed")]
+        failed = [u["step"] for u in later if u["status"] in ("failed", "refused", "interrupted", "upstream_failed")]
         if later:
             entry["status"] = "upstream_failed" if failed else "outdated"
             entry["error"] = (

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import psycopg2
 
-from . import demo, duck, ledger, server, spark, writer_lock
+from . import demo, duck, gate, ledger, server, spark, writer_lock
 from .config import Settings, redact, scrub
 from .dbt import dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
@@ -44,8 +44,8 @@ EXIT_CODES = {"extract_postgres": 10, "extract_csv": 11, "load": 12, "load_postg
 class StepFailed(RuntimeError):
     """A pipeline step failed; ``step`` names it and ``exit_code`` is its own."""
 
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(f"step {step} failed: {message}")
+    def __init__(self, step: str, message: str, *, refused: bool = False) -> None:
+        super().__init__(message if refused else f"step {step} failed: {message}")
         self.step = step
         self.exit_code = EXIT_CODES[step]
 
@@ -113,10 +113,11 @@ def _run_step(
             except Exception as exc:
                 # Scrubbed before the ledger keeps it: error texts can quote a DSN.
                 dsns = [settings.dsn(role) for role in ("source", "warehouse")]
-                raise RuntimeError(scrub(str(exc).strip(), dsns) or type(exc).__name__) from None
+                kind = ledger.Refused if isinstance(exc, ledger.Refused) else RuntimeError
+                raise kind(scrub(str(exc).strip(), dsns) or type(exc).__name__) from None
         return progress
     except Exception as exc:
-        raise StepFailed(step, str(exc).splitlines()[0]) from exc
+        raise StepFailed(step, str(exc).splitlines()[0], refused=isinstance(exc, ledger.Refused)) from exc
 
 
 @contextmanager
@@ -264,6 +265,8 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
     """
 
     def build(progress: ledger.Step) -> None:
+        if target in ("lakehouse", "spark"):
+            gate.check(settings.lake, date)  # the ledger's verdict, before dbt starts
         extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"

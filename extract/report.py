@@ -13,7 +13,15 @@ from .sql import quote
 
 __all__ = ["print_status", "print_summary", "rerun_command"]
 
-MARKS = {"success": "✓", "failed": "✗", "interrupted": "✗", "running": "…", "upstream_failed": "⊘", "outdated": "○"}
+MARKS = {
+    "success": "✓",
+    "failed": "✗",
+    "refused": "!",
+    "interrupted": "✗",
+    "running": "…",
+    "upstream_failed": "⊘",
+    "outdated": "○",
+}
 RERUN = {
     "extract_postgres": "make extract load export",
     "extract_csv": "make extract load export",
@@ -34,6 +42,8 @@ def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> st
         if entry is None or entry["status"] != "success":
             if entry is None:
                 return None
+            if entry["status"] == "refused":  # refused on its input: step 1 again
+                step = ledger.STEPS[0]
             inputs: dict = {}
             for earlier in by_step.values():
                 inputs.update(earlier.get("inputs", {}))
@@ -90,7 +100,11 @@ def print_status(settings: Settings, date: str | None) -> None:
         cells = []
         for step in ledger.STEPS:
             entry = steps.get(step)
-            rows = "" if entry is None or entry["status"] in ("upstream_failed", "outdated") else entry.get("rows", "")
+            rows = (
+                ""
+                if entry is None or entry["status"] in ("refused", "upstream_failed", "outdated")
+                else entry.get("rows", "")
+            )
             cell = "—" if entry is None else f"{MARKS[entry['status']]} {rows}"
             cells.append(f"{cell:<18}")
         print(f"{day}  " + "  ".join(cells))

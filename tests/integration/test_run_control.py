@@ -52,8 +52,10 @@ def test_sigkill_during_extraction_then_a_clean_rerun(scaled_source, lake_env):
     assert _status(settings, DAY1)["extract_postgres"] == "interrupted"
     _no_partition_looks_complete_but_is_not(settings, DAY1)
     refused = cli(lake_env, "load", "--date", DAY1)
-    assert refused.returncode == 12
-    assert "extract_postgres is running or was interrupted" in refused.stdout + refused.stderr
+    assert refused.returncode == 12 and "Running with dbt" not in refused.stdout  # decided before dbt starts
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: step 2 (load) refused for {DAY1}: extract_postgres is running or was interrupted")
+    assert _status(settings, DAY1)["load"] == "refused"
     rerun = f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE=2024-01-15"
     assert rerun in cli(lake_env, "status", "--date", DAY1).stdout
 
@@ -203,9 +205,8 @@ def test_make_load_refuses_a_missing_partition(settings, lake_env, northwind_sql
         ["make", "load", f"DATE={DAY1}"], env=lake_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode != 0
-    assert "step 2 (load) refused for 2024-01-15" in result.stdout
-    assert "postgres/customers: no manifest" in result.stdout
-    assert "step load failed" in result.stderr
+    assert "error: step 2 (load) refused for 2024-01-15: postgres/customers: no manifest" in result.stderr
+    assert _status(settings, DAY1)["load"] == "refused"
 
 
 def test_larger_tables_land_with_the_same_bytes_every_time(scaled_source, lake_env):
