@@ -157,13 +157,18 @@ def release_duckdb() -> None:
     writer_lock.release("dbt")  # dbt's share of the writer lock (dbt_plugin.py)
 
 
-def run_settings(date: str, lake_format: str = "parquet", marts_from: str = "duckdb") -> dict[str, str]:
+def run_settings(date: str, lake_format: str = "parquet", marts_from: str = "duckdb", run: str = "") -> dict[str, str]:
     """The variables that tell the project which day to read, read when dbt runs (macros/lake.sql).
 
     Never ``--vars``: dbt re-parses the whole project when its CLI vars change, so a
     new day would pay a full parse; these leave the parsed project as it is.
     """
-    return {"LAKEHOUSE_RUN_DATE": date, "LAKEHOUSE_FORMAT": lake_format, "LAKEHOUSE_MARTS_FROM": marts_from}
+    return {
+        "LAKEHOUSE_RUN_DATE": date,
+        "LAKEHOUSE_FORMAT": lake_format,
+        "LAKEHOUSE_MARTS_FROM": marts_from,
+        "LAKEHOUSE_RUN_ID": run,  # the ledger's run, kept with what the warehouse publishes
+    }
 
 
 def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, phases: Phases | None = None) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -49,6 +50,7 @@ class Step:
     """
 
     def __init__(self, earlier: dict | None = None) -> None:
+        self.run = uuid.uuid4().hex[:16]  # this run's id, which the warehouse keeps with what it publishes
         self.rows = 0
         self.bytes = 0
         self.details: dict = {}
@@ -77,6 +79,7 @@ def record(
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "inputs": inputs or {},
+        "run": progress.run,
     }
     lake.write_text(key, json.dumps(entry, indent=2) + "\n")
     started = time.monotonic()

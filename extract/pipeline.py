@@ -270,7 +270,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         extracted = [e for e in ledger.read(settings.lake, date) if e["step"].startswith("extract_")]
         partitions = [p for e in extracted for p in e.get("details", {}).get("partitions", [])]
         lake_format = "csv" if partitions and all(p["format"] == "csv" for p in partitions) else "parquet"
-        run = run_settings(date, lake_format)
+        run = run_settings(date, lake_format, run=progress.run)
         details = {"target": target}
         if target == "spark":
             # Spark builds and tests the day; its marts land in the lake, and the
@@ -282,7 +282,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
                 spark.land_marts(settings, date)
             for name, seconds in on_spark.seconds().items():
                 progress.phases.add(f"spark {name}", seconds)
-            run = run_settings(date, lake_format, marts_from="spark")
+            run = run_settings(date, lake_format, marts_from="spark", run=progress.run)
         # The default target goes unnamed, as in the README's dbt lines: dbt re-parses the
         # whole project when --target changes, so both share one parse.
         named = () if target in ("lakehouse", "spark") else ("--target", target)

@@ -61,20 +61,32 @@ def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> st
 
 DEFAULT_LAKE = str(REPO_ROOT / "data")
 PUBLISHED = "select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'marts')"
+PUBLISHED_RUNS = "select ledger_run from lakehouse.publications where ledger_run = any(%s)"
 
 
-def published_line(settings: Settings, loaded: list[str]) -> str:
-    """What readers of the warehouse see: the day ``raw`` and ``marts`` publish, against the
-    newest of the days ``loaded`` (those whose load succeeded)."""
+def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | None], set[str]] | str:
+    """The day ``raw`` and ``marts`` each publish, and which of the ledger's ``runs`` published;
+    or why the warehouse cannot say."""
     dsn = settings.dsn("warehouse")
     try:
         with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cursor:
             cursor.execute(PUBLISHED)
             notes = dict(cursor.fetchall())
+            cursor.execute("select to_regclass('lakehouse.publications') is not null")
+            published = set()
+            if cursor.fetchone()[0]:
+                cursor.execute(PUBLISHED_RUNS, (runs,))
+                published = {run for (run,) in cursor.fetchall()}
         conn.close()
     except psycopg2.Error as exc:
         return f"warehouse {redact(dsn)}: cannot be reached: {scrub(str(exc).strip(), [dsn]).splitlines()[0]}"
     days = {schema: (notes.get(schema) or "").removeprefix("run_date ") or None for schema in ("raw", "marts")}
+    return days, published
+
+
+def published_line(days: dict[str, str | None], loaded: list[str]) -> str:
+    """What readers of the warehouse see: the day ``raw`` and ``marts`` publish, against the
+    newest of the days ``loaded`` (those whose load succeeded)."""
     if days["raw"] != days["marts"]:
         return f"warehouse publishes raw {days['raw'] or 'nothing'} and marts {days['marts'] or 'nothing'}"
     day = days["raw"]
@@ -88,10 +100,17 @@ def published_line(settings: Settings, loaded: list[str]) -> str:
 def print_status(settings: Settings, date: str | None) -> None:
     """Print the ledger: every date, or one in detail, with the command that resumes a failed date,
     and the day the warehouse publishes."""
-    entries = ledger.read(settings.lake, date)
+    every = ledger.read(settings.lake)
+    entries = [entry for entry in every if date is None or entry["date"] == date]
     if not entries:
         print(f"no runs recorded{' for ' + date if date else ''} in {settings.lake.url('_ledger')}")
         return
+    loads = [entry for entry in every if entry["step"] == "load"]
+    warehouse = _warehouse(settings, [e["run"] for e in loads if e.get("run")])
+    if not isinstance(warehouse, str):
+        for entry in loads:  # killed after its publish committed, before its ledger said so
+            if entry["status"] == "interrupted" and entry.get("run") in warehouse[1]:
+                entry.update(status="success", error=None, note="published; its process ended before recording it")
     by_date: dict[str, dict[str, dict]] = {}
     for entry in entries:
         by_date.setdefault(entry["date"], {})[entry["step"]] = entry
@@ -110,8 +129,8 @@ def print_status(settings: Settings, date: str | None) -> None:
         print(f"{day}  " + "  ".join(cells))
         for step in ledger.STEPS:
             entry = steps.get(step)
-            if entry and entry.get("error"):
-                print(f"            {step}: {entry['status']}: {entry['error'].splitlines()[0]}")
+            if entry and (entry.get("error") or entry.get("note")):
+                print(f"            {step}: {entry['status']}: {(entry.get('error') or entry['note']).splitlines()[0]}")
         if date:
             for step in ledger.STEPS:
                 entry = steps.get(step)
@@ -125,8 +144,8 @@ def print_status(settings: Settings, date: str | None) -> None:
         )
         if command:
             print(f"            rerun: {command}")
-    loaded = [e["date"] for e in ledger.read(settings.lake) if e["step"] == "load" and e["status"] == "success"]
-    print(published_line(settings, loaded))
+    loaded = [e["date"] for e in loads if e["status"] == "success"]
+    print(warehouse if isinstance(warehouse, str) else published_line(warehouse[0], loaded))
 
 
 def _count(con, relation: str) -> int:

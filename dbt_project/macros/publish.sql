@@ -140,6 +140,16 @@
         {% do statements.append('drop schema if exists ' ~ lake_quote(published) ~ ' cascade') %}
         {% do statements.append('alter schema ' ~ lake_quote(building) ~ ' rename to ' ~ lake_quote(published)) %}
     {% endfor %}
+    {#
+        The warehouse's own record of what it published, in the same transaction: a CLI
+        killed between this commit and its ledger's "success" is still known to have published.
+    #}
+    {% do statements.append('create schema if not exists lakehouse') %}
+    {% do statements.append('create table if not exists lakehouse.publications (run_date date not null, '
+        ~ 'schemas text not null, dbt_invocation text not null, ledger_run text, published_at timestamptz not null default now())') %}
+    {% do statements.append('insert into lakehouse.publications (run_date, schemas, dbt_invocation, ledger_run) values ('
+        ~ lake_sql_string(lake_run_date()) ~ ', ' ~ lake_sql_string(lakehouse_published_schemas() | join(', ')) ~ ', '
+        ~ lake_sql_string(invocation_id) ~ ', ' ~ (lake_sql_string(env_var('LAKEHOUSE_RUN_ID', '')) if env_var('LAKEHOUSE_RUN_ID', '') else 'null') ~ ')') %}
     {% do statements.append('commit') %}
     {{ log('step 2: publishing schemas ' ~ lakehouse_published_schemas() | join(', '), info=true) }}
     {% if target.type == 'duckdb' %}
