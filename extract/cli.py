@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         dsn, secret = password_apart(settings.dsn(args.role))
         os.execve(server.POSTGRES_BIN / "psql", ["psql", "-d", dsn], {**os.environ, **secret})
     if args.command == "docs":
-        with pipeline.writing(settings, "docs", "lakehouse docs"):  # a load holds DuckDB's file
+        with pipeline.writing(settings, "lakehouse docs"):  # a load holds DuckDB's file
             run_dbt(settings, "docs", "generate", run=run_settings(args.date))
         run_dbt(settings, "docs", "serve", "--port", str(args.port), "--no-browser")
         return 0

@@ -14,8 +14,8 @@ import duckdb
 import psycopg2
 
 from . import demo, duck, gate, ledger, server, spark, writer_lock
-from .config import Settings, redact, scrub
-from .dbt import dbt_test_counts, run_dbt, run_settings
+from .config import Settings, first_line, redact, scrub
+from .dbt import WarehouseUnreachable, dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
 from .flat_files import extract_csv
 from .lake import EarlierRuns, clear_leftovers, schema_drift
@@ -121,17 +121,18 @@ def _run_step(
 
 
 @contextmanager
-def writing(settings: Settings, step: str, what: str) -> Iterator[None]:
-    """Hold the warehouse's writer lock (``writer_lock``) while the block runs ``step``.
+def writing(settings: Settings, what: str, step: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock (``writer_lock``) while the block runs; ``what`` names the holder.
 
-    LockedError, naming the holder, when another run writes the warehouse; a warehouse
-    that cannot be reached fails ``step`` in one line.
+    LockedError, naming the holder, when another run writes the warehouse. A warehouse that
+    cannot be reached fails ``step`` in one line (WarehouseUnreachable outside a step).
     """
+    dsn = settings.dsn("warehouse")
     try:
-        writer_lock.acquire(settings.dsn("warehouse"), what, "cli")
+        writer_lock.acquire(dsn, what, "cli")
     except psycopg2.Error as exc:
-        message = scrub(str(exc).strip(), [settings.dsn("warehouse")]).splitlines()[0]
-        raise StepFailed(step, f"warehouse {redact(settings.dsn('warehouse'))}: {message}") from None
+        message = f"cannot connect to {redact(dsn)}: {first_line(exc)}"
+        raise StepFailed(step, message) if step else WarehouseUnreachable(message) from None
     try:
         yield
     finally:
@@ -291,7 +292,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         progress.details = {**details, "tests": dbt_test_counts()}
 
     step = "load" if target in ("lakehouse", "spark") else f"load_{target}"
-    with writing(settings, step, f"lakehouse load {date}"):
+    with writing(settings, f"lakehouse load {date}", step):
         _run_step(settings, date, step, build, inputs={"target": target})
 
 

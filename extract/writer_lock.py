@@ -15,6 +15,7 @@ import socket
 import threading
 
 import psycopg2
+from psycopg2.extensions import parse_dsn
 
 from .storage import LockedError
 
@@ -42,8 +43,11 @@ def acquire(dsn: str, what: str, by: str) -> None:
     """
     with _mutex:
         if _state["connection"] is None:
-            name = f"{what}, pid {os.getpid()} on {socket.gethostname()}"
-            connection = psycopg2.connect(dsn, application_name=name[:63])
+            # The session's name tells whoever finds the lock taken who holds it, unless the
+            # user names their connections themselves.
+            named = parse_dsn(dsn).get("application_name") or os.environ.get("PGAPPNAME")
+            name = named or f"{what}, pid {os.getpid()} on {socket.gethostname()}"[:63]
+            connection = psycopg2.connect(dsn, application_name=name)
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute("select pg_try_advisory_lock(%s, %s)", KEYS)
