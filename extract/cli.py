@@ -14,7 +14,7 @@ from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
 from .report import print_status, print_summary
 from .source import SourceError
-from .storage import LakeError
+from .storage import LakeError, LockLost, check_held
 
 __all__ = ["main"]
 
@@ -230,9 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     except LakeError as exc:
         print(f"error: lake: {exc}", file=sys.stderr)
         return EXIT_LAKE
-    except ledger.LockedError as exc:
+    except (ledger.LockedError, LockLost) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    except KeyboardInterrupt:
+        try:
+            check_held()  # interrupted by a lock lost (storage.S3Lake), not by Ctrl-C
+        except LockLost as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+        raise
     except server.ServerError as exc:
         print(f"error: embedded PostgreSQL: {exc}", file=sys.stderr)
         return EXIT_SERVER

@@ -18,7 +18,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from . import gate, ledger, writer_lock
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
 from .duck import install_extensions
-from .storage import S3Lake
+from .storage import S3Lake, check_held
 from .timing import Phases
 
 __all__ = [
@@ -207,6 +207,7 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             _add_phases(phases, started, dt.datetime.now(dt.UTC))
     if not result.success:
+        check_held()  # a build stopped because a lock was lost says so (LockLost)
         # Spark keeps its failing rows in its own catalog, out of the warehouse's reach.
         on_spark = "--target" in args and args[args.index("--target") + 1] == "spark"
         failures = failed_tests(settings) if args[0] == "build" and not on_spark else []

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from .sql import literal, quote
-from .storage import Lake, sha256_file
+from .storage import Lake, check_held, sha256_file
 from .timing import Phases
 
 __all__ = [
@@ -216,12 +216,14 @@ def write_partition(
     )
     manifest_key = manifest_path(source, table, date)
     with phases("publish"):
+        check_held()  # nothing is published under a lock this run lost
         try:
             # The old manifest first, and the other format's file of an earlier run of this day.
             lake.delete(*(earlier or EarlierRuns()).stale(source, table, date, fmt))
             lake.publish(tmp, key)
         finally:
             tmp.unlink(missing_ok=True)
+        check_held()
         lake.write_text(manifest_key, json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from .storage import Lake, LockedError, pid_alive
+from .storage import Lake, LockedError, check_held, lock_lost, pid_alive
 from .timing import Phases
 
 __all__ = [
@@ -85,21 +85,27 @@ def record(
     started = time.monotonic()
     try:
         yield progress
+        check_held()  # a step whose lock was lost meanwhile did not succeed, whatever it did
     except BaseException as exc:
-        entry.update(status="refused" if isinstance(exc, Refused) else "failed", error=str(exc) or type(exc).__name__)
+        # After a lost lock the entry is no longer ours: the run that took the lock writes its own.
+        if not lock_lost():
+            status = "refused" if isinstance(exc, Refused) else "failed"
+            _finish(lake, key, {**entry, "status": status, "error": str(exc) or type(exc).__name__}, progress, started)
         raise
-    else:
-        entry.update(status="success")
-    finally:
-        entry.update(
-            finished_at=_now(),
-            duration_s=round(time.monotonic() - started, 3),
-            rows=progress.rows,
-            bytes=progress.bytes,
-            details=progress.details,
-            phases=progress.phases.seconds(),
-        )
-        lake.write_text(key, json.dumps(entry, indent=2) + "\n")
+    _finish(lake, key, {**entry, "status": "success"}, progress, started)
+
+
+def _finish(lake: Lake, key: str, entry: dict, progress: Step, started: float) -> None:
+    """Write the step's final entry (it ended as ``entry`` says)."""
+    entry.update(
+        finished_at=_now(),
+        duration_s=round(time.monotonic() - started, 3),
+        rows=progress.rows,
+        bytes=progress.bytes,
+        details=progress.details,
+        phases=progress.phases.seconds(),
+    )
+    lake.write_text(key, json.dumps(entry, indent=2) + "\n")
 
 
 def _entry(lake: Lake, key: str) -> dict | None:

@@ -22,7 +22,7 @@ from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
 from .source import SourceError, load_dump
-from .storage import Lake
+from .storage import Lake, LockLost
 from .timing import Phases
 
 __all__ = [
@@ -113,9 +113,11 @@ def _run_step(
             except Exception as exc:
                 # Scrubbed before the ledger keeps it: error texts can quote a DSN.
                 dsns = [settings.dsn(role) for role in ("source", "warehouse")]
-                kind = ledger.Refused if isinstance(exc, ledger.Refused) else RuntimeError
+                kind = type(exc) if isinstance(exc, (ledger.Refused, LockLost)) else RuntimeError
                 raise kind(scrub(str(exc).strip(), dsns) or type(exc).__name__) from None
         return progress
+    except LockLost:
+        raise  # not the step's failure: another run took its lock over (exit 75, as any contention)
     except Exception as exc:
         raise StepFailed(step, str(exc).splitlines()[0], refused=isinstance(exc, ledger.Refused)) from exc
 

@@ -8,22 +8,37 @@ keeps a second writer out.
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import fcntl
 import fnmatch
 import hashlib
 import os
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-__all__ = ["Lake", "LakeError", "LocalLake", "LockedError", "S3Lake", "open_lake", "pid_alive", "sha256_file"]
+__all__ = [
+    "Lake",
+    "LakeError",
+    "LocalLake",
+    "LockLost",
+    "LockedError",
+    "S3Lake",
+    "check_held",
+    "lock_lost",
+    "open_lake",
+    "pid_alive",
+    "sha256_file",
+]
 
 # An S3 lock is refreshed this often by its holder, and taken over when older than STALE_AFTER.
-HEARTBEAT_S = 30
+HEARTBEAT_S = float(os.environ.get("LAKEHOUSE_LOCK_HEARTBEAT_S", 30))
 STALE_AFTER_S = 300
 
 
@@ -35,6 +50,26 @@ class LockedError(RuntimeError):
     """Another run holds the lock."""
 
 
+class LockLost(RuntimeError):
+    """A lock this process held was taken over or could not be kept; its work must not be published."""
+
+
+# The locks this process lost, by key, with why: the work they guarded stops (check_held).
+_lost: dict[str, str] = {}
+
+
+def lock_lost() -> bool:
+    """Whether this process lost a lock it held."""
+    return bool(_lost)
+
+
+def check_held() -> None:
+    """LockLost when a lock this process holds was lost: called before anything is published."""
+    if _lost:
+        key, reason = next(iter(_lost.items()))
+        raise LockLost(f"the lock {key} was lost ({reason}): nothing of this run is published")
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -44,8 +79,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), or None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command's name
+
+
+def _machine() -> tuple[str, str]:
+    """This boot of this machine, and this process's PID namespace: where a pid means a process."""
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    return boot, namespace
+
+
 def _holder() -> str:
-    return f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+    """Who holds a lock: readable first, then what tells its process apart from any other."""
+    boot, namespace = _machine()
+    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return (
+        f"pid {os.getpid()} on {socket.gethostname()} since {since} "
+        f"(boot {boot}, pid namespace {namespace}, started {_start_ticks(os.getpid())})"
+    )
+
+
+HOLDER = re.compile(r"pid (\d+) on (\S+) since \S+ \(boot (\S+), pid namespace (\S+), started (\S+)\)")
 
 
 def _temp_name(path: Path) -> Path:
@@ -328,17 +388,31 @@ class S3Lake:
         stop = threading.Event()
 
         def heartbeat() -> None:
-            beats = 0
+            beats, refreshed = 0, time.monotonic()
             while not stop.wait(HEARTBEAT_S):
                 beats += 1
                 body = f"{holder}, heartbeat {beats}".encode()  # a new ETag each time
                 try:
                     etag[0] = self.client.put_object(Bucket=self.bucket, Key=full, Body=body, IfMatch=etag[0])["ETag"]
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] == "PreconditionFailed":
-                        return  # taken over: the other holder's lock is not ours to refresh
-                except BotoCoreError:
-                    pass  # the network; the next beat tries again
+                    refreshed = time.monotonic()
+                    continue
+                except (BotoCoreError, ClientError) as exc:
+                    failure = str(exc).strip().splitlines()[0]
+                # The answer may be lost, not the write (a retry of it then fails): read the lock back.
+                try:
+                    current = self.client.get_object(Bucket=self.bucket, Key=full)
+                    text = current["Body"].read().decode()
+                except self.client.exceptions.NoSuchKey:
+                    return self._lose(key, "deleted by another run")
+                except (BotoCoreError, ClientError):
+                    text = None
+                if text is not None and text.startswith(holder):
+                    etag[0] = current["ETag"]  # still ours: adopt the version the server has
+                    refreshed = time.monotonic()
+                elif text is not None:
+                    return self._lose(key, f"taken over by {text.split(', heartbeat')[0]}")
+                elif time.monotonic() - refreshed > STALE_AFTER_S / 2:
+                    return self._lose(key, f"not refreshed for {round(time.monotonic() - refreshed)} s: {failure}")
 
         beating = threading.Thread(target=heartbeat, name=f"lock {key}", daemon=True)
         beating.start()
@@ -351,6 +425,12 @@ class S3Lake:
                 self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=etag[0])
             except (BotoCoreError, ClientError):
                 pass  # taken over, or unreachable: it goes stale and is taken over in turn
+
+    def _lose(self, key: str, reason: str) -> None:
+        """Record that the lock at ``key`` is lost, and stop the main thread's work (dbt's build
+        among it) at once; what runs elsewhere stops before it publishes (check_held)."""
+        _lost[key] = reason
+        _thread.interrupt_main()
 
     def _acquire(self, full: str, holder: str, what: str) -> str:
         """Create the lock object; its ETag. LockedError when another run holds it."""
@@ -382,21 +462,23 @@ class S3Lake:
         raise LockedError(_locked_message(what, "another process"))
 
     def _refuses_a_second_writer(self, full: str) -> None:
-        """A server that ignores ``If-None-Match`` would let two runs hold the lock: LakeError then."""
+        """A server that ignores ``If-None-Match`` would let two runs hold the lock, and one that
+        ignores ``If-Match`` would let a holder refresh a lock it lost: LakeError then."""
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=full, Body=b"", IfNoneMatch="*")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
-                self.conditional_writes = True
-                return
-            raise
-        self.client.delete_object(Bucket=self.bucket, Key=full)
-        raise LakeError(
-            f"bucket {self.bucket} at {self.endpoint}: the server ignores If-None-Match, so it cannot hold "
-            "a lock: use a server with conditional writes (AWS S3, R2, MinIO 2024 or later)"
-        )
+        for header, condition in (("If-None-Match", {"IfNoneMatch": "*"}), ("If-Match", {"IfMatch": '"0"'})):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=full, Body=b"", **condition)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    continue
+                raise
+            self.client.delete_object(Bucket=self.bucket, Key=full)
+            raise LakeError(
+                f"bucket {self.bucket} at {self.endpoint}: the server ignores {header}, so it cannot hold "
+                "a lock: use a server with conditional writes (AWS S3, R2, MinIO 2024 or later)"
+            )
+        self.conditional_writes = True
 
 
 def pid_alive(pid: int) -> bool:
@@ -411,10 +493,14 @@ def pid_alive(pid: int) -> bool:
 
 
 def _stale(holder: str, age_s: float) -> bool:
-    """A lock whose holder is a dead process on this host, or, elsewhere, one not refreshed in time."""
-    parts = holder.split()
-    if len(parts) >= 4 and parts[0] == "pid" and parts[1].isdigit() and parts[3] == socket.gethostname():
-        return not pid_alive(int(parts[1]))  # alive here: its heartbeat may lag, its process does not lie
+    """A lock whose holder is gone, or, when that cannot be decided here, one not refreshed in time.
+
+    Its process is known gone when the lock names this host, this boot and this PID namespace,
+    and the pid is no longer the process that started then (none, or another one since).
+    """
+    match = HOLDER.search(holder)
+    if match and match[2] == socket.gethostname() and (match[3], match[4]) == _machine():
+        return _start_ticks(int(match[1])) != match[5]
     return age_s > STALE_AFTER_S
 
 

@@ -350,6 +350,72 @@ def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeyp
     assert not objects(s3["client"], full)  # released
 
 
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_heartbeat_adopts_its_own_write_and_a_lock_taken_over_is_never_lost_silently(s3_env, s3, monkeypatch):
+    lake, client = load_settings(s3_env).lake, s3["client"]
+    key = f"_ledger/{DAY}/.extract_postgres.lock"
+    full = lake.prefix + key
+    interrupted = []
+    monkeypatch.setattr(storage, "HEARTBEAT_S", 0.1)
+    monkeypatch.setattr(storage, "_lost", {})
+    monkeypatch.setattr(storage._thread, "interrupt_main", lambda: interrupted.append(True))  # not pytest's own thread
+
+    def body() -> str:
+        return client.get_object(Bucket="my-bucket", Key=full)["Body"].read().decode()
+
+    with lake.lock(key, f"extract_postgres for {DAY}"):
+        holder = body().split(", heartbeat")[0]
+        # The server applied a heartbeat whose answer was lost: the next one fails (If-Match), reads
+        # the lock back, finds it its own and goes on from that version.
+        client.put_object(Bucket="my-bucket", Key=full, Body=f"{holder}, heartbeat 999".encode())
+        _until(lambda: body().startswith(holder) and not body().endswith("heartbeat 999"))
+        assert not storage.lock_lost() and not interrupted
+        storage.check_held()
+
+        # Another run took it over: the holder stops its work and publishes nothing.
+        client.put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-15T00:00:00+00:00")
+        _until(storage.lock_lost)
+        assert interrupted == [True]
+        with pytest.raises(storage.LockLost, match=f"the lock {key} was lost .taken over by pid 7 on elsewhere"):
+            storage.check_held()
+    assert body().startswith("pid 7 on elsewhere")  # the new holder's lock stays
+
+
+def test_a_server_that_ignores_if_match_is_refused_at_the_first_lock(s3_env, monkeypatch):
+    lake = load_settings(s3_env).lake
+    put = lake.client.put_object
+    monkeypatch.setattr(lake.client, "put_object", lambda IfMatch=None, **kwargs: put(**kwargs))
+    with pytest.raises(storage.LakeError, match="the server ignores If-Match, so it cannot hold a lock"):
+        with lake.lock(f"_ledger/{DAY}/.load.lock", f"load for {DAY}"):
+            pass
+
+
+def test_a_load_whose_lock_is_taken_over_stops_its_build_and_publishes_nothing(s3_day, s3):
+    settings = load_settings(s3_day)
+    before = published(settings)
+    day2 = "2024-01-16"
+    assert cli(s3_day, "extract", "--date", day2).returncode == 0
+    full = settings.lake.prefix + f"_ledger/{day2}/.load.lock"
+
+    load = start(
+        [sys.executable, "-m", "extract", "load", "--date", day2], {**s3_day, "LAKEHOUSE_LOCK_HEARTBEAT_S": "0.2"}
+    )
+    claimed = "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw__next'"
+    _until(lambda: query(settings.dsn("warehouse"), claimed), timeout=120)  # dbt has reset the twins: mid-build
+    s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00")
+    output = load.communicate(timeout=300)[0]
+
+    assert load.returncode == 75, output[-3000:]
+    assert f"error: the lock _ledger/{day2}/.load.lock was lost (taken over by pid 7 on elsewhere" in output
+    assert published(settings) == before
+
+
 @pytest.mark.spark
 def test_the_spark_target_refuses_a_lake_on_s3_in_one_line(s3_day):
     before = published(load_settings(s3_day))
