@@ -457,7 +457,8 @@ class S3Lake:
             try:  # only the stale lock we read: not one another run took over meanwhile
                 self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=current["ETag"])
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "PreconditionFailed":
+                # Another run took it over, or deleted it, first: contention, not an unreachable lake.
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "NoSuchKey", "404"):
                     raise
         raise LockedError(_locked_message(what, "another process"))
 
