@@ -387,6 +387,23 @@ def test_a_heartbeat_adopts_its_own_write_and_a_lock_taken_over_is_never_lost_si
     assert body().startswith("pid 7 on elsewhere")  # the new holder's lock stays
 
 
+def test_a_stale_lock_another_run_removed_first_is_contention_not_an_unreachable_lake(s3_env, s3, monkeypatch):
+    lake, client = load_settings(s3_env).lake, s3["client"]
+    key = f"_ledger/{DAY}/.load.lock"
+    client.put_object(Bucket="my-bucket", Key=lake.prefix + key, Body=b"pid 7 on elsewhere since 2024-01-15T00:00:00")
+    monkeypatch.setattr(storage, "STALE_AFTER_S", -1)
+    delete = lake.client.delete_object
+
+    def beaten_to_it(**kwargs):  # another run removes the stale lock just before this one does
+        delete(Bucket=kwargs["Bucket"], Key=kwargs["Key"])
+        return delete(**kwargs)
+
+    monkeypatch.setattr(lake.client, "delete_object", beaten_to_it)
+    with lake.lock(key, f"load for {DAY}"):  # the lock is free again: taken, no LakeError
+        monkeypatch.setattr(lake.client, "delete_object", delete)
+        assert objects(client, lake.prefix + key)
+
+
 def test_a_server_that_ignores_if_match_is_refused_at_the_first_lock(s3_env, monkeypatch):
     lake = load_settings(s3_env).lake
     put = lake.client.put_object
