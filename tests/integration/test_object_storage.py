@@ -217,7 +217,7 @@ def test_an_upload_that_fails_midway_leaves_no_partition_and_a_rerun_repairs_it(
         verify(settings.lake, "postgres", "orders", DAY)
     verify(settings.lake, "postgres", "customers", DAY)  # the other tables landed whole
     result = cli(s3_day, "load", "--date", DAY)
-    assert result.returncode == 12 and "extract_postgres is failed" in result.stdout
+    assert result.returncode == 12 and "refused for 2024-01-15: extract_postgres is failed" in result.stderr
     assert published(settings) == before
 
     assert cli(s3_day, "extract", "--date", DAY).returncode == 0
@@ -265,7 +265,7 @@ def test_a_run_killed_mid_upload_is_refused_and_a_rerun_repairs_it(s3_day, s3, t
     with pytest.raises(PartitionError, match="no manifest"):
         verify(settings.lake, "csv", "order_details", DAY)
     result = cli(s3_day, "load", "--date", DAY)
-    assert result.returncode == 12 and "extract_csv is running or was interrupted" in result.stdout
+    assert result.returncode == 12 and "refused for 2024-01-15: extract_csv is running or was interrupted" in result.stderr
     assert published(settings) == before
 
     result = cli(s3_day, "extract", "csv", "--date", DAY, "--csv", str(big))
