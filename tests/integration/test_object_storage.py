@@ -14,9 +14,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
+from botocore.exceptions import ClientError
 from helpers import (
     assert_whole,
     cli,
@@ -387,6 +389,25 @@ def test_a_heartbeat_adopts_its_own_write_and_a_lock_taken_over_is_never_lost_si
         with pytest.raises(storage.LockLost, match=f"the lock {key} was lost .taken over by pid 7 on elsewhere"):
             storage.check_held()
     assert body().startswith("pid 7 on elsewhere")  # the new holder's lock stays
+
+
+def test_a_lock_that_cannot_be_refreshed_is_lost_before_others_take_it_over(s3_env, monkeypatch):
+    lake = load_settings(s3_env).lake
+    key = f"_ledger/{DAY}/.load.lock"
+    interrupted = []
+    monkeypatch.setattr(storage, "HEARTBEAT_S", 0.1)
+    monkeypatch.setattr(storage, "STALE_AFTER_S", 1)
+    monkeypatch.setattr(storage, "_lost", {})
+    monkeypatch.setattr(storage._thread, "interrupt_main", lambda: interrupted.append(True))
+    with lake.lock(key, f"load for {DAY}"):
+        # Expired credentials, or a server answering 503: neither the heartbeat nor the read-back gets through.
+        expired = ClientError({"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "PutObject")
+        monkeypatch.setattr(lake.client, "put_object", mock.Mock(side_effect=expired))
+        monkeypatch.setattr(lake.client, "get_object", mock.Mock(side_effect=expired))
+        _until(storage.lock_lost)  # at half the stale time, before any other run may take it over
+        assert interrupted == [True]
+        with pytest.raises(storage.LockLost, match=r"not refreshed for \d+ s: An error occurred .ExpiredToken."):
+            storage.check_held()
 
 
 def test_a_stale_lock_another_run_removed_first_is_contention_not_an_unreachable_lake(s3_env, s3, monkeypatch):
