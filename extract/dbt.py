@@ -28,6 +28,7 @@ __all__ = [
     "dbt_test_counts",
     "environment",
     "failed_tests",
+    "invoke",
     "release_duckdb",
     "run_dbt",
     "run_settings",
@@ -143,6 +144,18 @@ def environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def invoke(args: list[str], env: dict[str, str], on_event):
+    """``dbt <args>`` in this process, with ``env`` as the whole environment; ``on_event`` gets
+    dbt's events. dbt's DuckDB is closed afterwards (``release_duckdb``). dbt's own result."""
+    from dbt.cli.main import dbtRunner  # a second or more of imports, for the commands that run dbt
+
+    with environment(env):
+        try:
+            return dbtRunner(callbacks=[on_event]).invoke(args)
+        finally:
+            release_duckdb()
+
+
 def release_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open after an in-process run.
 
@@ -182,8 +195,6 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
         ledger.Refused: the gate's refusal (macros/lakehouse_gate.sql), in its own words.
         DbtError: with the first error lines dbt logged.
     """
-    from dbt.cli.main import dbtRunner  # a second or more of imports, for the commands that run dbt
-
     errors: list[str] = []
 
     def collect(event) -> None:
@@ -197,11 +208,7 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
     install_extensions()
     started = dt.datetime.now(dt.UTC)
-    with environment({**dbt_env(settings), **(run or {})}):
-        try:
-            result = dbtRunner(callbacks=[collect]).invoke(command)
-        finally:
-            release_duckdb()
+    result = invoke(command, {**dbt_env(settings), **(run or {})}, collect)
     if phases is not None:
         # Timings only inform: artifacts dbt could not finish writing change no outcome.
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

@@ -9,7 +9,7 @@ import duckdb
 
 from .sql import literal
 
-__all__ = ["export_evidence"]
+__all__ = ["export_evidence", "published_day"]
 
 # The published marts' run date (step 2 notes it on the schema) beside their rows, in one
 # statement: one snapshot, so a load publishing meanwhile cannot pair one day's date with
@@ -20,6 +20,11 @@ select published.note, o.order_id, o.customer_id, o.customer_name, o.order_date,
 from (select obj_description(oid, 'pg_namespace') as note from pg_namespace where nspname = 'marts') published
 left join marts.order_lines o on true
 """
+
+
+def published_day(note: str | None) -> str | None:
+    """The run date in a published schema's note ("run_date YYYY-MM-DD", macros/publish.sql), or None."""
+    return note.removeprefix("run_date ") if note and note.startswith("run_date ") else None
 
 
 def export_evidence(con: duckdb.DuckDBPyConnection, date: str, folder: Path) -> tuple[int, list[Path]]:
@@ -35,7 +40,7 @@ def export_evidence(con: duckdb.DuckDBPyConnection, date: str, folder: Path) -> 
     """
     con.execute(f"create or replace temp table fetched as from postgres_query('warehouse', {literal(EVIDENCE_QUERY)})")
     note = con.execute("select any_value(note) from fetched").fetchone()[0]
-    published = note.removeprefix("run_date ") if note and note.startswith("run_date ") else None
+    published = published_day(note)
     if published != date:
         raise ValueError(
             f"the warehouse publishes {published or 'no'} run date, not {date}: run make load DATE={date} first"

@@ -8,6 +8,7 @@ import psycopg2
 
 from . import duck, ledger
 from .config import REPO_ROOT, Settings, redact, scrub
+from .export import published_day
 from .postgres import attach
 from .sql import quote
 
@@ -80,7 +81,7 @@ def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | Non
         conn.close()
     except psycopg2.Error as exc:
         return f"warehouse {redact(dsn)}: cannot be reached: {scrub(str(exc).strip(), [dsn]).splitlines()[0]}"
-    days = {schema: (notes.get(schema) or "").removeprefix("run_date ") or None for schema in ("raw", "marts")}
+    days = {schema: published_day(notes.get(schema)) for schema in ("raw", "marts")}
     return days, published
 
 

@@ -10,8 +10,5 @@
     {% set table = lakehouse_building(this) %}
     {% set ddl = 'alter table ' ~ lake_quote(table.schema) ~ '.' ~ lake_quote(table.identifier)
         ~ ' add primary key (' ~ columns | join(', ') ~ ')' %}
-    {% if target.type == 'duckdb' %}
-        {{ return(lake_postgres_call(ddl)) }}
-    {% endif %}
-    {{ return(ddl) }}
+    {{ return(lakehouse_warehouse_sql([ddl])) }}
 {% endmacro %}

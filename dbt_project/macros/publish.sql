@@ -58,7 +58,7 @@
             {% do claims.append('comment on schema ' ~ lake_quote(lakehouse_building(name)) ~ ' is '
                 ~ lake_sql_string(lakehouse_claim())) %}
         {% endfor %}
-        {% do run_query(lake_postgres_call(claims | join('; ')) if target.type == 'duckdb' else claims | join(';\n')) if claims %}
+        {% do run_query(lakehouse_warehouse_sql(claims)) if claims %}
         {#
             The schemas of the tests' failing rows, made here in Postgres before the raw copy
             refreshes DuckDB's view of the warehouse: made later by dbt, through one of
@@ -144,14 +144,20 @@
         The warehouse's own record of what it published, in the same transaction: a CLI
         killed between this commit and its ledger's "success" is still known to have published.
     #}
+    {% set run = lake_setting('run_id', 'LAKEHOUSE_RUN_ID', none) %}  {# the ledger's run, from the CLI #}
     {% do statements.append('create schema if not exists lakehouse') %}
     {% do statements.append('create table if not exists lakehouse.publications (run_date date not null, '
         ~ 'schemas text not null, dbt_invocation text not null, ledger_run text, published_at timestamptz not null default now())') %}
     {% do statements.append('insert into lakehouse.publications (run_date, schemas, dbt_invocation, ledger_run) values ('
         ~ lake_sql_string(lake_run_date()) ~ ', ' ~ lake_sql_string(lakehouse_published_schemas() | join(', ')) ~ ', '
-        ~ lake_sql_string(invocation_id) ~ ', ' ~ (lake_sql_string(env_var('LAKEHOUSE_RUN_ID', '')) if env_var('LAKEHOUSE_RUN_ID', '') else 'null') ~ ')') %}
+        ~ lake_sql_string(invocation_id) ~ ', ' ~ (lake_sql_string(run) if run else 'null') ~ ')') %}
     {% do statements.append('commit') %}
     {{ log('step 2: publishing schemas ' ~ lakehouse_published_schemas() | join(', '), info=true) }}
+    {{ return(lakehouse_warehouse_sql(statements)) }}
+{% endmacro %}
+
+{# The SQL that runs `statements` (PostgreSQL's dialect) in the warehouse: through DuckDB's attached database on dbt-duckdb, as they are on dbt-postgres. #}
+{% macro lakehouse_warehouse_sql(statements) %}
     {% if target.type == 'duckdb' %}
         {{ return(lake_postgres_call(statements | join('; '))) }}
     {% endif %}

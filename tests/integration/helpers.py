@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg2
 
 from extract.config import REPO_ROOT, Settings
-from extract.dbt import PROJECT_DIR, dbt_env, environment, release_duckdb
+from extract.dbt import PROJECT_DIR, dbt_env, invoke
 from extract.lake import MANIFEST
 from extract.source import load_dump
 
@@ -93,8 +93,6 @@ def dbt(settings: Settings, *args: str, cwd: Path = PROJECT_DIR, env: dict[str, 
     From dbt_project/ (the default) the profile is one folder up: ``--profiles-dir ..``
     is added unless ``args`` name a folder. ``env`` adds variables to dbt's environment.
     """
-    from dbt.cli.main import dbtRunner
-
     lines: list[str] = []
 
     def keep(event) -> None:
@@ -103,11 +101,8 @@ def dbt(settings: Settings, *args: str, cwd: Path = PROJECT_DIR, env: dict[str, 
 
     if cwd == PROJECT_DIR and "--profiles-dir" not in args:
         args = (*args, "--profiles-dir", "..")
-    with environment({**dbt_env(settings), **(env or {})}), contextlib.chdir(cwd):
-        try:
-            result = dbtRunner(callbacks=[keep]).invoke(list(args))
-        finally:
-            release_duckdb()
+    with contextlib.chdir(cwd):
+        result = invoke(list(args), {**dbt_env(settings), **(env or {})}, keep)
     if result.exception is not None:
         lines.append(str(result.exception))
     return DbtRun(result.success, "\n".join(lines))
@@ -127,13 +122,18 @@ def start(command: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> sub
     )
 
 
-def kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
-    """SIGKILL the process group of ``process`` as soon as ``ready()`` is true."""
+def wait_until(ready, timeout: float = 120, process: subprocess.Popen | None = None, every: float = 0.005) -> None:
+    """Return as soon as ``ready()`` is true; fail after ``timeout`` s, or once ``process`` has ended."""
     deadline = time.monotonic() + timeout
     while not ready():
-        assert process.poll() is None, "it ended before it could be killed: " + process.stdout.read()[-2000:]
+        assert process is None or process.poll() is None, "it ended first: " + process.stdout.read()[-2000:]
         assert time.monotonic() < deadline
-        time.sleep(0.005)
+        time.sleep(every)
+
+
+def kill_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
+    """SIGKILL the process group of ``process`` as soon as ``ready()`` is true."""
+    wait_until(ready, timeout, process)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     process.stdout.close()

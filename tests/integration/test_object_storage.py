@@ -31,6 +31,7 @@ from helpers import (
     published,
     query,
     start,
+    wait_until,
 )
 
 from extract import ledger, pipeline, storage
@@ -354,13 +355,6 @@ def test_a_lock_is_kept_alive_and_taken_over_only_when_stale(s3_env, s3, monkeyp
     assert not objects(s3["client"], full)  # released
 
 
-def _until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
 def test_a_heartbeat_adopts_its_own_write_and_a_lock_taken_over_is_never_lost_silently(s3_env, s3, monkeypatch):
     lake, client = load_settings(s3_env).lake, s3["client"]
     key = f"_ledger/{DAY}/.extract_postgres.lock"
@@ -378,13 +372,13 @@ def test_a_heartbeat_adopts_its_own_write_and_a_lock_taken_over_is_never_lost_si
         # The server applied a heartbeat whose answer was lost: the next one fails (If-Match), reads
         # the lock back, finds it its own and goes on from that version.
         client.put_object(Bucket="my-bucket", Key=full, Body=f"{holder}, heartbeat 999".encode())
-        _until(lambda: body().startswith(holder) and not body().endswith("heartbeat 999"))
+        wait_until(lambda: body().startswith(holder) and not body().endswith("heartbeat 999"), 30, every=0.05)
         assert not storage.lock_lost() and not interrupted
         storage.check_held()
 
         # Another run took it over: the holder stops its work and publishes nothing.
         client.put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-15T00:00:00+00:00")
-        _until(storage.lock_lost)
+        wait_until(storage.lock_lost, 30, every=0.05)
         assert interrupted == [True]
         with pytest.raises(storage.LockLost, match=f"the lock {key} was lost .taken over by pid 7 on elsewhere"):
             storage.check_held()
@@ -404,7 +398,7 @@ def test_a_lock_that_cannot_be_refreshed_is_lost_before_others_take_it_over(s3_e
         expired = ClientError({"Error": {"Code": "ExpiredToken", "Message": "The token has expired"}}, "PutObject")
         monkeypatch.setattr(lake.client, "put_object", mock.Mock(side_effect=expired))
         monkeypatch.setattr(lake.client, "get_object", mock.Mock(side_effect=expired))
-        _until(storage.lock_lost)  # at half the stale time, before any other run may take it over
+        wait_until(storage.lock_lost, 30, every=0.05)  # at half the stale time, before any other run may take it over
         assert interrupted == [True]
         with pytest.raises(storage.LockLost, match=r"not refreshed for \d+ s: An error occurred .ExpiredToken."):
             storage.check_held()
@@ -447,7 +441,7 @@ def test_a_load_whose_lock_is_taken_over_stops_its_build_and_publishes_nothing(s
         [sys.executable, "-m", "extract", "load", "--date", day2], {**s3_day, "LAKEHOUSE_LOCK_HEARTBEAT_S": "0.2"}
     )
     claimed = "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw__next'"
-    _until(lambda: query(settings.dsn("warehouse"), claimed), timeout=120)  # dbt has reset the twins: mid-build
+    wait_until(lambda: query(settings.dsn("warehouse"), claimed), every=0.05)  # dbt has reset the twins: mid-build
     s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00")
     output = load.communicate(timeout=300)[0]
 

@@ -6,25 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
-from helpers import DAY, assert_whole, cli, dbt, published, query, start
+from helpers import DAY, assert_whole, cli, dbt, published, query, start, wait_until
 
 from extract.writer_lock import KEYS
 
 DAY2, DAY3 = "2024-01-16", "2024-01-17"
 CLAIMED = "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw__next'"
 LOCKED = "select count(*) from pg_locks where locktype = 'advisory' and granted and classid = %s and objid = %s"
-
-
-def _paused_after_its_reset(process, dsn: str) -> None:
-    """SIGSTOP ``process`` once it holds the writer lock and has claimed its "__next" schemas."""
-    deadline = time.monotonic() + 120
-    while not (query(dsn, LOCKED, KEYS)[0][0] and (query(dsn, CLAIMED) or [(None,)])[0][0]):
-        assert process.poll() is None, process.stdout.read()[-2000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGSTOP)
 
 
 def test_a_paused_load_keeps_other_lakes_and_bare_dbt_out_and_publishes_only_its_own_build(loaded, lake_env, tmp_path):
@@ -36,7 +25,9 @@ def test_a_paused_load_keeps_other_lakes_and_bare_dbt_out_and_publishes_only_its
 
     first = start([sys.executable, "-m", "extract", "load", "--date", DAY2], lake_env)
     try:
-        _paused_after_its_reset(first, dsn)
+        # Paused once it holds the writer lock and has claimed its "__next" schemas.
+        wait_until(lambda: query(dsn, LOCKED, KEYS)[0][0] and (query(dsn, CLAIMED) or [(None,)])[0][0], process=first)
+        os.killpg(first.pid, signal.SIGSTOP)
         holder = f"the warehouse is being written by lakehouse load {DAY2}, pid {first.pid}"
 
         # A load from another lake: refused at once, exit 75, naming the holder.
