@@ -40,10 +40,11 @@ help: ## list the targets
 
 # uv (pinned in pyproject.toml) installs the rest, several times faster than pip, compiled to
 # bytecode as pip does: every dbt process would otherwise compile its imports again (3 s).
-$(STAMP): pyproject.toml
+# The project is installed editable; its dbt plugin (plugin/) as a copy, so dbt finds it.
+$(STAMP): pyproject.toml plugin/pyproject.toml plugin/dbt_lakehouse.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "$$(grep -o 'uv==[0-9.]*' pyproject.toml)"
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]' ./plugin
 	mkdir -p data
 	touch $(STAMP)
 
@@ -134,8 +135,8 @@ test-all: setup $(SPARK_STAMP) $(AIRFLOW_STAMP) ## every test: the suite, spark,
 	$(VENV)/bin/pytest -m "" $(PYTEST_ARGS)  # an empty -m lifts the default selection
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models
-	$(VENV)/bin/ruff check extract tests bench
-	$(VENV)/bin/ruff format --check extract tests bench
+	$(VENV)/bin/ruff check extract tests bench plugin
+	$(VENV)/bin/ruff format --check extract tests bench plugin
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 clean: ## stop the server, remove the venv, the lake and the server's data

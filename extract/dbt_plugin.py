@@ -1,29 +1,44 @@
-"""The project's dbt-duckdb plugin (profiles.yml): ``dbt build`` and ``dbt run`` hold the warehouse's writer lock.
+"""The project's dbt plugin (plugin/dbt_lakehouse.py): ``dbt build`` and ``dbt run`` hold the warehouse's writer lock.
 
-dbt-duckdb calls ``configure_connection`` whenever it opens its database, before any hook
-or model runs, so a bare ``dbt build`` takes the lock before it resets the "__next"
-schemas, exactly as ``make load`` does, and refuses to start while another run holds it.
-The lock ends with the process; the CLI, which runs dbt in its own process, already holds
-it and releases dbt's share after each run (``extract.dbt.release_duckdb``).
+dbt starts its plugins when it loads the project, before it parses, opens a connection or
+runs a hook, on every target. So a bare ``dbt build`` takes the lock before it resets the
+"__next" schemas, exactly as ``make load`` does, and refuses to start while another run
+holds it. dbt-postgres closes its connection after every node, so the lock has to live
+in dbt's process, not in a hook. It ends with the process; the CLI, which runs dbt in its
+own process, already holds it and releases dbt's share after each run
+(``extract.dbt.release_duckdb``). Spark's build writes no warehouse and takes none.
 """
 
 from __future__ import annotations
 
-from dbt.adapters.duckdb.plugins import BasePlugin
+import click
 from dbt.flags import get_flags
+from dbt.plugins.manager import dbtPlugin
+from psycopg2.extensions import make_dsn
 
 from . import writer_lock
 
-__all__ = ["Plugin"]
+__all__ = ["WriterLock"]
 
 WRITING = ("build", "run")
 
 
-class Plugin(BasePlugin):
-    def initialize(self, plugin_config: dict) -> None:
-        self.warehouse = plugin_config["warehouse"]
+def warehouse_dsn(credentials) -> str | None:
+    """The warehouse a target writes: the Postgres dbt-duckdb attaches, or dbt-postgres' own database."""
+    if credentials.type == "duckdb":
+        return next(entry.path for entry in credentials.attach if entry.type == "postgres")
+    if credentials.type == "postgres":
+        fields = ("host", "port", "user", "password", "connect_timeout", "sslmode")
+        dsn = {field: getattr(credentials, field) for field in fields}
+        return make_dsn(dbname=credentials.database, **{k: v for k, v in dsn.items() if v not in (None, "")})
+    return None
 
-    def configure_connection(self, conn) -> None:
+
+class WriterLock(dbtPlugin):
+    def initialize(self) -> None:
         command = getattr(get_flags(), "WHICH", None)
-        if command in WRITING:
-            writer_lock.acquire(self.warehouse, f"dbt {command}", "dbt")
+        if command not in WRITING:
+            return
+        dsn = warehouse_dsn(click.get_current_context().obj["profile"].credentials)
+        if dsn is not None:
+            writer_lock.acquire(dsn, f"dbt {command}", "dbt")

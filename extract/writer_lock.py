@@ -2,8 +2,8 @@
 
 The lock lives in the warehouse, so it holds whatever lake, machine or command the
 writers come from. The CLI takes it around every command that rewrites the warehouse
-(``pipeline.writing``); dbt takes it itself when ``dbt build`` or ``dbt run`` starts without the CLI
-(``extract.dbt_plugin``). Either way it is held on a connection of its own from before
+(``pipeline.writing``); dbt takes it itself when ``dbt build`` or ``dbt run`` starts without the CLI,
+on either target (``extract.dbt_plugin``). Either way it is held on a connection of its own from before
 the "__next" schemas are reset until after they are published, and it ends with that
 connection: a holder that dies frees it at once, and no heartbeat can be missed.
 """

@@ -1,5 +1,5 @@
-"""One writer on the warehouse, whatever lake or command it comes from: a load paused mid-build
-keeps every other writer out, and publishes only the schemas it built itself."""
+"""One writer on the warehouse, whatever lake, target or command it comes from: a load paused
+mid-build keeps every other writer out, and publishes only the schemas it built itself."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def test_a_paused_load_keeps_other_lakes_and_bare_dbt_out_and_publishes_only_its
             "build",
             env={**other_lake, "LAKEHOUSE_STATE": other_lake["LAKEHOUSE_DATA"], "LAKEHOUSE_RUN_DATE": DAY3},
         )
+        assert not bare.success and holder in bare.output, bare.output[-3000:]
+        # dbt-postgres too, though it opens a connection of its own for every node.
+        bare = dbt(settings, "build", "--target", "postgres", env={"LAKEHOUSE_RUN_DATE": DAY2})
         assert not bare.success and holder in bare.output, bare.output[-3000:]
         assert published(settings) == before
 
