@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -442,7 +443,11 @@ def test_a_load_whose_lock_is_taken_over_stops_its_build_and_publishes_nothing(s
     )
     claimed = "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = 'raw__next'"
     wait_until(lambda: query(settings.dsn("warehouse"), claimed), every=0.05)  # dbt has reset the twins: mid-build
-    s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00")
+    os.killpg(load.pid, signal.SIGSTOP)  # taken over while the build is surely still running
+    try:
+        s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00")
+    finally:
+        os.killpg(load.pid, signal.SIGCONT)
     output = load.communicate(timeout=300)[0]
 
     assert load.returncode == 75, output[-3000:]
