@@ -119,8 +119,12 @@ bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" f
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE) $(if $(filter 0,$(SPARK)),--no-spark)
 	$(PY) -m bench.plot
 
+# make test runs two workers (pytest-xdist), each a whole test file at a time, so a file's
+# servers start once; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
+
 test: setup ## the test suite of what make all installs (starts its own PostgreSQL); NORTHWIND_SQL and ORDER_DETAILS_CSV add the real-dump tests
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-spark: setup $(SPARK_STAMP) ## the spark target's tests (installs pyspark, dbt-spark and a Java runtime)
 	$(VENV)/bin/pytest -m spark $(PYTEST_ARGS)

@@ -1,4 +1,8 @@
-"""Shared fixtures: the real Northwind files, given by path; tests that need them are deselected without them."""
+"""Shared fixtures: the real Northwind files, given by path; tests that need them are deselected without them.
+
+Under pytest-xdist (``make test`` runs two workers), each worker's dbt writes its own
+target and log folders, so one worker's runs never read or parse over another's.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ import pytest
 
 NORTHWIND_FILES = {"northwind_sql": "NORTHWIND_SQL", "order_details_csv": "ORDER_DETAILS_CSV"}
 _DESELECTED = pytest.StashKey[int]()
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _worker = os.environ["PYTEST_XDIST_WORKER"]
+    _project = Path(__file__).resolve().parent.parent / "dbt_project"
+    os.environ["DBT_TARGET_PATH"] = str(_project / "target" / _worker)
+    os.environ["DBT_LOG_PATH"] = str(_project / "logs" / _worker)
 
 
 def _northwind_file(variable: str) -> Path:
@@ -40,6 +50,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if item not in needing]
     config.hook.pytest_deselected(items=needing)
     config.stash[_DESELECTED] = len(needing)
+    if hasattr(config, "workeroutput"):  # an xdist worker: tell the controller, which prints the summary
+        config.workeroutput["northwind_deselected"] = len(needing)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Each xdist worker collects (and deselects) the whole suite; the controller keeps their count."""
+    count = getattr(node, "workeroutput", {}).get("northwind_deselected", 0)
+    node.config.stash[_DESELECTED] = max(count, node.config.stash.get(_DESELECTED, 0))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -26,6 +26,10 @@ from extract.dbt import PROJECT_DIR, dbt_env, invoke
 from extract.lake import MANIFEST
 from extract.source import load_dump
 
+# Where dbt writes its artifacts and its log file (a folder per worker under pytest-xdist: tests/conftest.py).
+TARGET_DIR = Path(os.environ.get("DBT_TARGET_PATH", PROJECT_DIR / "target"))
+DBT_LOG = Path(os.environ.get("DBT_LOG_PATH", PROJECT_DIR / "logs")) / "dbt.log"
+
 # The day the shared demo fixtures are extracted and loaded for (conftest.py: demo, loaded).
 DAY = "2024-01-15"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import cli, query
+from helpers import DBT_LOG, TARGET_DIR, cli, query
 
 from extract import duck, ledger, pipeline
 from extract.lake import partition_file, verify
@@ -116,9 +116,7 @@ def test_passwords_appear_in_no_output(settings, lake_env, northwind_sql, order_
     failing = cli({**env, "SOURCE_DSN": env["SOURCE_DSN"].replace("port=", "port=1")}, "extract", "--date", DAY2)
     assert failing.returncode == 10
     outputs = [result.stdout, result.stderr, failing.stdout, failing.stderr]
-    from extract.dbt import PROJECT_DIR
-
-    for folder in (settings.data_dir, PROJECT_DIR / "target", PROJECT_DIR / "logs"):
+    for folder in (settings.data_dir, TARGET_DIR, DBT_LOG.parent):
         for path in folder.rglob("*"):
             if path.is_file() and path.suffix in (".json", ".log", ".csv", ".sql", ".txt"):
                 outputs.append(path.read_text(errors="replace"))

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import pytest
+from helpers import TARGET_DIR
 
 from bench.floor import shape_of
 from bench.run import DATE, add_scaling, print_table, run
 from extract import ledger
 from extract.config import REPO_ROOT, load_settings
-from extract.dbt import PROJECT_DIR
 
 
 @pytest.mark.bench
@@ -45,7 +45,7 @@ def test_benchmark_smoke_run_at_scale_one(settings, capsys):
     assert len(set(loaded)) == len(loaded) == 2 and DATE not in loaded
     assert methods["step2_load"]["days"] == loaded[-1:]
     # dbt's floor has the shape of our project's manifest, and dbt counts the same nodes in the floor's.
-    shape = shape_of(PROJECT_DIR / "target" / "manifest.json", REPO_ROOT / "profiles.yml")
+    shape = shape_of(TARGET_DIR / "manifest.json", REPO_ROOT / "profiles.yml")
     assert summary["dbt_floor_shape"] == asdict(shape)
     assert shape.views > 10 and shape.tables >= 2 and shape.tests > 30 and shape.threads >= 1
     floor = REPO_ROOT / "data" / "bench" / "sf1" / "dbt_floor"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import browse, docs_served, fetch, query
+from helpers import TARGET_DIR, browse, docs_served, fetch, query
 
 from extract import pipeline
 from extract.config import REPO_ROOT
-from extract.dbt import PROJECT_DIR, run_dbt, run_settings
+from extract.dbt import run_dbt, run_settings
 from extract.source import load_dump
 
 DATE = "2024-01-15"
@@ -75,8 +75,8 @@ def test_dbt_test_checks_the_warehouse_without_reloading_it(built):
 
 def test_every_model_and_column_is_described(built):
     run_dbt(built, "docs", "generate", run=run_settings(DATE))
-    manifest = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())
-    catalog = json.loads((PROJECT_DIR / "target" / "catalog.json").read_text())
+    manifest = json.loads((TARGET_DIR / "manifest.json").read_text())
+    catalog = json.loads((TARGET_DIR / "catalog.json").read_text())
     models = {key: node for key, node in manifest["nodes"].items() if node["resource_type"] == "model"}
     assert len(models) == 17  # 14 staging, 1 intermediate, 2 marts
     undocumented = []

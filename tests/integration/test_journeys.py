@@ -12,7 +12,7 @@ import re
 import subprocess
 
 import pytest
-from helpers import DAY, assert_whole, cli, dbt, kill_when, published, query, start
+from helpers import DAY, DBT_LOG, TARGET_DIR, assert_whole, cli, dbt, kill_when, published, query, start
 
 from extract.config import REPO_ROOT
 from extract.dbt import PROJECT_DIR, dbt_env
@@ -28,14 +28,13 @@ def make(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 def dbt_log_since(offset: int) -> str:
     """What dbt wrote to its own log file after ``offset`` bytes."""
-    with open(PROJECT_DIR / "logs" / "dbt.log", "rb") as log:
+    with open(DBT_LOG, "rb") as log:
         log.seek(offset)
         return log.read().decode(errors="replace")
 
 
 def dbt_log_size() -> int:
-    path = PROJECT_DIR / "logs" / "dbt.log"
-    return path.stat().st_size if path.exists() else 0
+    return DBT_LOG.stat().st_size if DBT_LOG.exists() else 0
 
 
 def test_new_days_keep_the_partial_parse_and_each_command_reads_its_own_day(loaded, lake_env, tmp_path):
@@ -62,7 +61,7 @@ def test_new_days_keep_the_partial_parse_and_each_command_reads_its_own_day(load
         assert FULL_PARSE not in shown.output
         compiled = dbt(loaded, "compile", "--select", "stg_csv__order_details", env=env)
         assert compiled.success, compiled.output
-        sql = next((PROJECT_DIR / "target" / "compiled").rglob("stg_csv__order_details.sql")).read_text()
+        sql = next((TARGET_DIR / "compiled").rglob("stg_csv__order_details.sql")).read_text()
         assert f"/{day}/order_details.parquet" in sql
         assert published(loaded)["raw"]["note"] == f"run_date {DAY3}"  # read-only commands publish nothing
 

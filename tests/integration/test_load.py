@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import cli, query, run_real_northwind
+from helpers import TARGET_DIR, cli, query, run_real_northwind
 
 from extract import ledger, pipeline
 from extract.config import REPO_ROOT
@@ -146,7 +146,7 @@ def test_a_csv_lake_builds_the_same_mart(settings, northwind_sql, order_details_
 def test_a_mart_key_is_tested_through_its_constraint_and_by_its_rows_without_one(loaded):
     demo = loaded
     run_dbt(demo, "test", "--select", "primary_key_orders_order_id", run=run_settings(DATE))
-    compiled = next((REPO_ROOT / "dbt_project" / "target" / "compiled").rglob("primary_key_orders_order_id.sql"))
+    compiled = next((TARGET_DIR / "compiled").rglob("primary_key_orders_order_id.sql"))
     assert "enforced_primary_key" in compiled.read_text()  # the constraint answers: no second pass over the rows
     assert ledger.read(demo.lake, DATE)[-1]["phases"]["tests"] > 0
 
@@ -168,7 +168,7 @@ def test_relationship_tests_count_orphan_rows_in_the_warehouse_and_across_engine
     )
     with pytest.raises(DbtError, match="dbt test failed"):
         run_dbt(demo, "test", "--select", "order_lines", run=run_settings(DATE))
-    results = json.loads((REPO_ROOT / "dbt_project" / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((TARGET_DIR / "run_results.json").read_text())["results"]
     failed = {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
     assert failed == {
         # both marts in the warehouse: one orphan order, on two rows

@@ -21,6 +21,8 @@ import duckdb
 import pytest
 from botocore.exceptions import ClientError
 from helpers import (
+    DBT_LOG,
+    TARGET_DIR,
     assert_whole,
     cli,
     demo_only,
@@ -180,7 +182,7 @@ def test_the_whole_pipeline_on_s3_as_the_readme_runs_it(lake_env, s3, tmp_path):
     assert "2024-01-15  ✓" in status and "2024-01-16  ✓" in status
     with docs_served(env, "2024-01-16") as url:
         assert b"order_lines" in fetch(url + "/manifest.json")
-    dbt_files = [REPO_ROOT / "dbt_project" / "target", REPO_ROOT / "dbt_project" / "logs"]
+    dbt_files = [TARGET_DIR, DBT_LOG.parent]
     assert_no_secret(s3, printed, client, "northwind/", [tmp_path / "state", *dbt_files])
 
 
@@ -445,7 +447,8 @@ def test_a_load_whose_lock_is_taken_over_stops_its_build_and_publishes_nothing(s
     wait_until(lambda: query(settings.dsn("warehouse"), claimed), every=0.05)  # dbt has reset the twins: mid-build
     os.killpg(load.pid, signal.SIGSTOP)  # taken over while the build is surely still running
     try:
-        s3["client"].put_object(Bucket="my-bucket", Key=full, Body=b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00")
+        taker = b"pid 7 on elsewhere since 2024-01-16T00:00:00+00:00"
+        s3["client"].put_object(Bucket="my-bucket", Key=full, Body=taker)
     finally:
         os.killpg(load.pid, signal.SIGCONT)
     output = load.communicate(timeout=300)[0]

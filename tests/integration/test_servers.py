@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import OWNER, READER, SUPERUSER, cli, docs_served, fetch, free_port, query, user_env
-
-from extract.dbt import PROJECT_DIR
+from helpers import DBT_LOG, OWNER, READER, SUPERUSER, TARGET_DIR, cli, docs_served, fetch, free_port, query, user_env
 
 APP = "lakehouse-warehouse"
 
@@ -42,7 +40,7 @@ def _walk(env: dict[str, str], date: str, csv_path: Path, docs: bool = False) ->
 def _assert_no_password(printed: list[str], env: dict[str, str]) -> None:
     """No password in what the steps printed, in the lake, the ledger, the exports or dbt's artifacts and logs."""
     files = [p for p in Path(env["LAKEHOUSE_DATA"]).rglob("*") if p.is_file()]
-    files += [p for p in (PROJECT_DIR / "target").glob("*.json")] + [PROJECT_DIR / "logs" / "dbt.log"]
+    files += [*TARGET_DIR.glob("*.json"), DBT_LOG]
     texts = printed + [p.read_bytes().decode("latin-1") for p in files if p.exists()]
     for secret in (SUPERUSER, READER, OWNER):
         for text in texts:
