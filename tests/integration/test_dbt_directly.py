@@ -37,7 +37,8 @@ def checkout(settings, tmp_path):
     shutil.copy(REPO_ROOT / "profiles.yml", root)
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
     shutil.copytree(settings.data_dir, root / "data")
-    env = {key: value for key, value in dbt_env(settings).items() if key not in ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE")}
+    ours = ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE", "DBT_TARGET_PATH", "DBT_LOG_PATH")  # the checkout has its own
+    env = {key: value for key, value in dbt_env(settings).items() if key not in ours}
     return root, env
 
 
