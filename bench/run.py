@@ -40,7 +40,7 @@ from bench import floor
 from bench.local_s3 import local_s3
 from extract import duck, ledger, server
 from extract.config import REPO_ROOT, load_settings
-from extract.dbt import PROJECT_DIR
+from extract.dbt import target_dir
 from extract.flat_files import SCHEMAS
 from extract.postgres import SOURCE_ALIAS, attach, describe_tables
 from extract.sql import quote
@@ -53,7 +53,7 @@ BY_HAND = REPO_ROOT / "bench" / "by_hand.sql"
 STEPS = {"step1_extract": ["extract_postgres", "extract_csv"], "step2_load": ["load"], "step2_load_spark": ["load"]}
 # Methods that load a day never loaded before, each run: what a daily pipeline pays.
 NEW_DAY = ("step2_load", "step2_load_s3", "step2_load_spark")
-PARTIAL_PARSE = PROJECT_DIR / "target" / "partial_parse.msgpack"
+PARTIAL_PARSE = target_dir() / "partial_parse.msgpack"
 # Scale factors at which step 2 also runs on the spark target (make load TARGET=spark).
 SPARK_SCALES = (1, 100, 1000)
 # name: (method, baseline, at most this ratio, at scale factors from .. to); the ratio is reported up to "to".
@@ -254,7 +254,7 @@ def warm_up(methods: dict[str, tuple[list[str], dict]], work: Path, days: Iterat
     """Run each dbt method once, unmeasured, to leave what yesterday's run leaves: its partial parse
     and its relations. Our first load's manifest gives dbt's floor its shape, which is returned."""
     sample("step2_load", methods["step2_load"], work, days)
-    shape = floor.shape_of(PROJECT_DIR / "target" / "manifest.json", REPO_ROOT / "profiles.yml")
+    shape = floor.shape_of(target_dir() / "manifest.json", REPO_ROOT / "profiles.yml")
     floor.write_project(work / "dbt_floor", shape)
     for name in ("dbt_floor", *NEW_DAY[1:]):
         if name in methods:

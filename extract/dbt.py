@@ -10,6 +10,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
@@ -32,9 +33,17 @@ __all__ = [
     "release_duckdb",
     "run_dbt",
     "run_settings",
+    "target_dir",
 ]
 
 PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def target_dir() -> Path:
+    """dbt's artifacts folder: ``DBT_TARGET_PATH`` when set (relative to the project), else its target/."""
+    return PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
 SPARK_JAVA_HOME = REPO_ROOT / "spark" / "java_home"
 
 # libpq's environment variable for each connection keyword it has one for.
@@ -235,7 +244,7 @@ def _add_phases(phases: Phases, started: dt.datetime, ended: dt.datetime) -> Non
     nodes ran (they overlap when threads run them side by side); ``shut-down`` is
     from the last node to dbt's exit (writing its artifacts).
     """
-    target = PROJECT_DIR / "target"
+    target = target_dir()
     try:
         results = json.loads((target / "run_results.json").read_text())["results"]
         nodes = json.loads((target / "manifest.json").read_text())["nodes"]
@@ -307,7 +316,7 @@ def failed_tests(settings: Settings, sample: int = 3) -> list[str]:
 
 def _test_results() -> list[dict]:
     """The test entries of dbt's last run_results.json (none when there is no such file)."""
-    path = PROJECT_DIR / "target" / "run_results.json"
+    path = target_dir() / "run_results.json"
     if not path.exists():
         return []
     return [result for result in json.loads(path.read_text())["results"] if result["unique_id"].startswith("test.")]

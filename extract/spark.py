@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from .config import Settings
-from .dbt import PROJECT_DIR
+from .dbt import target_dir
 from .duck import connect
 from .lake import Manifest, write_partition
 from .sql import literal
@@ -31,7 +31,7 @@ def land_marts(settings: Settings, date: str) -> list[Manifest]:
     The marts are the project's table models, read from the Spark warehouse folder the
     profile sets (``_spark/warehouse`` in the state folder).
     """
-    nodes = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"].values()
+    nodes = json.loads((target_dir() / "manifest.json").read_text())["nodes"].values()
     marts = [
         (n["schema"], n["alias"])
         for n in nodes
