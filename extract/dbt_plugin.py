@@ -21,12 +21,13 @@ from . import writer_lock
 __all__ = ["WriterLock"]
 
 WRITING = ("build", "run")
+PROJECT = "lakehouse"  # dbt_project.yml's name
 
 
 def warehouse_dsn(credentials) -> str | None:
     """The warehouse a target writes: the Postgres dbt-duckdb attaches, or dbt-postgres' own database."""
     if credentials.type == "duckdb":
-        return next(entry.path for entry in credentials.attach if entry.type == "postgres")
+        return next((entry.path for entry in credentials.attach or () if entry.type == "postgres"), None)
     if credentials.type == "postgres":
         fields = ("host", "port", "user", "password", "connect_timeout", "sslmode")
         dsn = {field: getattr(credentials, field) for field in fields}
@@ -36,8 +37,10 @@ def warehouse_dsn(credentials) -> str | None:
 
 class WriterLock(dbtPlugin):
     def initialize(self) -> None:
+        # dbt starts every installed plugin for every project: other projects in this venv
+        # (the bench's trivial one, say) are none of the lock's business.
         command = getattr(get_flags(), "WHICH", None)
-        if command not in WRITING:
+        if self.project_name != PROJECT or command not in WRITING:
             return
         dsn = warehouse_dsn(click.get_current_context().obj["profile"].credentials)
         if dsn is not None:
