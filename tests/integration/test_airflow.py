@@ -26,7 +26,7 @@ from extract.config import REPO_ROOT, load_settings
 
 pytestmark = pytest.mark.airflow
 
-PROJECT = ("Makefile", "pyproject.toml", "profiles.yml", "extract", "orchestration", "dbt_project")
+PROJECT = ("Makefile", "pyproject.toml", "profiles.yml", "extract", "plugin", "orchestration", "dbt_project")
 DAY = "2024-01-15"
 # The README's "Every day" lines, each run below exactly as written.
 START, TEST_DAY, BACKFILL, STOP, CRON = (
