@@ -98,5 +98,10 @@ def build_command(folder: Path) -> list[str]:
 
 
 def build_env(base: dict[str, str]) -> dict[str, str]:
-    """``base`` with the settings step 2 gives dbt (extract/dbt.py, dbt_env), so only the project differs."""
-    return {**base, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_LEVEL_FILE": "info", "DBT_USE_COLORS": "false"}
+    """``base`` with the settings step 2 gives dbt (extract/dbt.py, dbt_env), so only the project differs.
+
+    The floor keeps its artifacts and log in its own folder: sharing a ``DBT_TARGET_PATH`` with
+    our project, each would find the other's partial parse and parse everything again.
+    """
+    own = {key: value for key, value in base.items() if key not in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    return {**own, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_LEVEL_FILE": "info", "DBT_USE_COLORS": "false"}
