@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from psycopg2.extensions import make_dsn, parse_dsn
+import psycopg2
+from psycopg2.extensions import connection, make_dsn, parse_dsn
 
 from .storage import Lake, open_lake
 
@@ -16,6 +17,8 @@ __all__ = [
     "REPO_ROOT",
     "SECRET_KEYWORDS",
     "Settings",
+    "Unreachable",
+    "connect",
     "first_line",
     "load_settings",
     "password_apart",
@@ -142,6 +145,23 @@ def first_line(exc: BaseException) -> str:
     """The first line of an error's message (libpq's reason), or its type when it has none."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Unreachable(ConnectionError):
+    """A server that did not answer or refused us; the message names it and libpq's reason, never a password."""
+
+
+def connect(dsn: str, **options) -> connection:
+    """A libpq connection to ``dsn`` (``options`` as psycopg2 takes them).
+
+    Raises:
+        Unreachable: "cannot connect to host:port/dbname: <libpq's reason>", the one wording
+            every step and command uses for a server it cannot reach.
+    """
+    try:
+        return psycopg2.connect(dsn, **options)
+    except psycopg2.Error as exc:
+        raise Unreachable(f"cannot connect to {redact(dsn)}: {scrub(first_line(exc), [dsn])}") from None
 
 
 def scrub(text: str, dsns: list[str]) -> str:

@@ -12,12 +12,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from . import gate, ledger, writer_lock
-from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, first_line, password_apart, redact
+from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, Unreachable, connect, first_line, password_apart
 from .duck import install_extensions
 from .storage import S3Lake, check_held
 from .timing import Phases
@@ -99,9 +98,9 @@ def _warehouse_server(dsn: str) -> dict[str, str]:
         WarehouseUnreachable: one line naming host:port/database and libpq's reason.
     """
     try:
-        conn = psycopg2.connect(dsn)
-    except psycopg2.Error as exc:
-        raise WarehouseUnreachable(f"cannot connect to {redact(dsn)}: {first_line(exc)}") from None
+        conn = connect(dsn)
+    except Unreachable as exc:
+        raise WarehouseUnreachable(str(exc)) from None
     try:
         info = conn.info
         resolved = {"host": info.host, "port": str(info.port), "user": info.user, "dbname": info.dbname}
@@ -293,7 +292,7 @@ def failed_tests(settings: Settings, sample: int = 3) -> list[str]:
     if not failed:
         return []
     described = []
-    conn = psycopg2.connect(settings.dsn("warehouse"))
+    conn = connect(settings.dsn("warehouse"))
     try:
         with conn.cursor() as cur:
             for result in failed:

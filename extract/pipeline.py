@@ -6,15 +6,14 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
-import psycopg2
 
 from . import demo, duck, gate, ledger, server, spark, writer_lock
-from .config import Settings, first_line, redact, scrub
+from .config import Settings, Unreachable, connect, redact, scrub
 from .dbt import WarehouseUnreachable, dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
 from .flat_files import extract_csv
@@ -132,9 +131,8 @@ def writing(settings: Settings, what: str, step: str | None = None) -> Iterator[
     dsn = settings.dsn("warehouse")
     try:
         writer_lock.acquire(dsn, what, "cli")
-    except psycopg2.Error as exc:
-        message = f"cannot connect to {redact(dsn)}: {first_line(exc)}"
-        raise StepFailed(step, message) if step else WarehouseUnreachable(message) from None
+    except Unreachable as exc:
+        raise StepFailed(step, str(exc)) if step else WarehouseUnreachable(str(exc)) from None
     try:
         yield
     finally:
@@ -165,12 +163,11 @@ def demo_csv(settings: Settings) -> Path:
     without a word, as that day's data, lines that belong to no order of that source.
     """
     try:
-        with psycopg2.connect(settings.dsn("source"), connect_timeout=10) as conn, conn.cursor() as cursor:
+        with closing(connect(settings.dsn("source"), connect_timeout=10)) as conn, conn.cursor() as cursor:
             cursor.execute(demo.NOTE_QUERY)
             note = cursor.fetchone()[0]
-        conn.close()
-    except psycopg2.Error as exc:
-        raise ValueError(scrub(str(exc).strip(), [settings.dsn("source")]).splitlines()[0]) from None
+    except Unreachable as exc:
+        raise ValueError(str(exc)) from None
     path = demo.csv_of(note)
     if path is None:
         raise ValueError(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shlex
-
-import psycopg2
+from contextlib import closing
 
 from . import duck, ledger
-from .config import REPO_ROOT, Settings, redact, scrub
+from .config import REPO_ROOT, Settings, Unreachable, connect
 from .export import published_day
 from .postgres import attach
 from .sql import quote
@@ -70,7 +69,7 @@ def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | Non
     or why the warehouse cannot say."""
     dsn = settings.dsn("warehouse")
     try:
-        with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cursor:
+        with closing(connect(dsn, connect_timeout=5)) as conn, conn.cursor() as cursor:
             cursor.execute(PUBLISHED)
             notes = dict(cursor.fetchall())
             cursor.execute("select to_regclass('lakehouse.publications') is not null")
@@ -78,9 +77,8 @@ def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | Non
             if cursor.fetchone()[0]:
                 cursor.execute(PUBLISHED_RUNS, (runs,))
                 published = {run for (run,) in cursor.fetchall()}
-        conn.close()
-    except psycopg2.Error as exc:
-        return f"warehouse {redact(dsn)}: cannot be reached: {scrub(str(exc).strip(), [dsn]).splitlines()[0]}"
+    except Unreachable as exc:
+        return f"warehouse: {exc}"
     days = {schema: published_day(notes.get(schema)) for schema in ("raw", "marts")}
     return days, published
 

@@ -14,9 +14,9 @@ import os
 import socket
 import threading
 
-import psycopg2
 from psycopg2.extensions import parse_dsn
 
+from .config import connect
 from .storage import LockedError
 
 __all__ = ["acquire", "release"]
@@ -39,7 +39,7 @@ def acquire(dsn: str, what: str, by: str) -> None:
     """Hold the lock for ``by`` (the CLI, or dbt), unless this process already holds it.
 
     ``what`` names the holder to whoever finds the lock taken. LockedError names the
-    process that holds it; nothing waits. psycopg2's errors when the warehouse cannot be reached.
+    process that holds it; nothing waits. Unreachable when the warehouse cannot be reached.
     """
     with _mutex:
         if _state["connection"] is None:
@@ -47,7 +47,7 @@ def acquire(dsn: str, what: str, by: str) -> None:
             # user names their connections themselves.
             named = parse_dsn(dsn).get("application_name") or os.environ.get("PGAPPNAME")
             name = named or f"{what}, pid {os.getpid()} on {socket.gethostname()}"[:63]
-            connection = psycopg2.connect(dsn, application_name=name)
+            connection = connect(dsn, application_name=name)
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute("select pg_try_advisory_lock(%s, %s)", KEYS)
