@@ -5,8 +5,10 @@ from __future__ import annotations
 import shlex
 from contextlib import closing
 
+import psycopg2
+
 from . import duck, ledger
-from .config import REPO_ROOT, Settings, Unreachable, connect
+from .config import REPO_ROOT, Settings, Unreachable, connect, first_line, redact
 from .export import published_day
 from .postgres import attach
 from .sql import quote
@@ -79,6 +81,8 @@ def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | Non
                 published = {run for (run,) in cursor.fetchall()}
     except Unreachable as exc:
         return f"warehouse: {exc}"
+    except psycopg2.Error as exc:  # reached, but the role may not read what status asks
+        return f"warehouse {redact(dsn)}: {first_line(exc)}"
     days = {schema: published_day(notes.get(schema)) for schema in ("raw", "marts")}
     return days, published
 
