@@ -20,16 +20,17 @@ from . import writer_lock
 
 __all__ = ["WriterLock"]
 
-WRITING = ("build", "run")
+# dbt retry reruns the last command, perhaps a build: dbt names it only after the plugins start.
+WRITING = ("build", "run", "retry")
 PROJECT = "lakehouse"  # dbt_project.yml's name
 
 
 def warehouse_dsn(credentials) -> str | None:
     """The warehouse a target writes: the Postgres dbt-duckdb attaches, or dbt-postgres' own database."""
     if credentials.type == "duckdb":
-        return next((entry.path for entry in credentials.attach or () if entry.type == "postgres"), None)
+        return next((entry.path for entry in credentials.attach or () if entry.alias == "warehouse"), None)
     if credentials.type == "postgres":
-        fields = ("host", "port", "user", "password", "connect_timeout", "sslmode")
+        fields = ("host", "port", "user", "password", "connect_timeout", "sslmode", "sslcert", "sslkey", "sslrootcert")
         dsn = {field: getattr(credentials, field) for field in fields}
         return make_dsn(dbname=credentials.database, **{k: v for k, v in dsn.items() if v not in (None, "")})
     return None
@@ -42,6 +43,8 @@ class WriterLock(dbtPlugin):
         command = getattr(get_flags(), "WHICH", None)
         if self.project_name != PROJECT or command not in WRITING:
             return
-        dsn = warehouse_dsn(click.get_current_context().obj["profile"].credentials)
+        context = click.get_current_context(silent=True)  # dbt's CLI or dbtRunner; not a bare parse
+        profile = context.obj.get("profile") if context and isinstance(context.obj, dict) else None
+        dsn = warehouse_dsn(profile.credentials) if profile else None
         if dsn is not None:
             writer_lock.acquire(dsn, f"dbt {command}", "dbt")

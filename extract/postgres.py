@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import duckdb
 
-from .config import redact
+from .config import Unreachable, redact, scrub
 from .lake import EarlierRuns, Manifest, write_partition
 from .progress import Progress
 from .sql import literal, quote
@@ -60,7 +60,7 @@ def attach(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, *, read_only: b
     except duckdb.Error as exc:
         # DuckDB quotes the whole DSN, password included; keep libpq's reason only.
         reason = str(exc).split(f'"{dsn}": ', 1)[-1].strip().splitlines()[0]
-        raise ConnectionError(f"cannot connect to {redact(dsn)}: {reason}") from None
+        raise Unreachable(f"cannot connect to {redact(dsn)}: {scrub(reason, [dsn])}") from None
 
 
 def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> dict[str, dict]:

@@ -8,7 +8,7 @@ from contextlib import closing
 import psycopg2
 
 from . import duck, ledger
-from .config import REPO_ROOT, Settings, Unreachable, connect, first_line, redact
+from .config import REPO_ROOT, Settings, Unreachable, connect, first_line, redact, scrub
 from .export import published_day
 from .postgres import attach
 from .sql import quote
@@ -82,7 +82,7 @@ def _warehouse(settings: Settings, runs: list[str]) -> tuple[dict[str, str | Non
     except Unreachable as exc:
         return f"warehouse: {exc}"
     except psycopg2.Error as exc:  # reached, but the role may not read what status asks
-        return f"warehouse {redact(dsn)}: {first_line(exc)}"
+        return f"warehouse {redact(dsn)}: {scrub(first_line(exc), [dsn])}"
     days = {schema: published_day(notes.get(schema)) for schema in ("raw", "marts")}
     return days, published
 
