@@ -16,7 +16,7 @@ SPARK ?= 1
 FORMAT ?= parquet
 TARGET ?= lakehouse
 DOCS_PORT ?= 8080
-# backfill range, YYYY-MM-DD, both days included.
+# backfill range, YYYY-MM-DD, both days included; EVOLVE=1 sets the demo source to each day's state first.
 FROM ?=
 TO ?=
 # Extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-m northwind".
@@ -61,7 +61,7 @@ all: setup ## the whole pipeline for DATE (default today, UTC): seed if empty, e
 	$(PY) -m extract run --date $(DATE) $(SEED_ARGS) $(CSV_ARGS)
 
 backfill: setup ## the whole pipeline for each day FROM..TO; a failed day does not stop the others
-	$(PY) -m extract backfill --from $(FROM) --to $(TO) $(SEED_ARGS) $(CSV_ARGS)
+	$(PY) -m extract backfill --from $(FROM) --to $(TO) $(if $(filter 1,$(EVOLVE)),--evolve) $(SEED_ARGS) $(CSV_ARGS)
 
 seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL)
 	$(PY) -m extract seed --force $(SEED_ARGS)

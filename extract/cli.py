@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--from", dest="start", type=_date, required=True, help="first day, YYYY-MM-DD")
     sub.add_argument("--to", dest="end", type=_date, required=True, help="last day, YYYY-MM-DD (included)")
+    sub.add_argument(
+        "--evolve",
+        action="store_true",
+        help="before each day, set the demo source to that day's state (customers move, prices change, …)",
+    )
     with_seed(sub)
     with_csv(sub)
 
@@ -202,6 +207,8 @@ def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path | Non
     outcomes = {}
     for date in pipeline.date_range(args.start, args.end):
         try:
+            if args.evolve:
+                pipeline.evolve_demo(settings, date)
             _run_day(settings, args, date, csv_path)
             outcomes[date] = "ok"
         except Exception as exc:  # a failed day, whatever failed, must not stop the others

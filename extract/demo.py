@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -397,3 +398,43 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
         for table in _TABLES:  # free the staged rows (the macros stay: they are tiny)
             con.execute(f"drop table if exists demo_{table}")
     return {t: rows[t] for t in (*_TABLES, "order_details")}
+
+
+# The demo source's day-to-day changes (``evolve``): each a function of the day alone, so
+# any day can be set again, in any order, and gives the same rows.
+_ADDED = "Added by the demo"
+EVOLVE = f"""\
+update customers as c set city = (array['Oslo', 'Lyon', 'Porto', 'Graz'])[1 + ((%(day)s + s.r) / 3) %% 4]
+from (select customer_id, row_number() over (order by customer_id) as r from customers
+      where customer_id <> 'ZZDEM' order by customer_id limit 3) as s
+where c.customer_id = s.customer_id;
+update products set unit_price = 10 + 2 * product_id + ((%(day)s + product_id) / 7) %% 3 where product_id <= 5;
+update products set discontinued = case when %(day)s %% 10 >= 4 then 1 else 0 end where product_id = 7;
+delete from customers where customer_id = 'ZZDEM' and %(day)s %% 4 = 2;
+insert into customers (customer_id, company_name, city, country)
+select 'ZZDEM', 'Demo Returns Ltd', 'Tromsø', 'Norway' where %(day)s %% 4 <> 2
+on conflict (customer_id) do nothing;
+delete from orders where ship_name = '{_ADDED}' and order_id > %(added)s
+    + (select max(order_id) from orders where ship_name is distinct from '{_ADDED}');
+insert into orders (order_id, customer_id, employee_id, order_date, ship_via, ship_name)
+select base.last + k, first.customer_id, first.employee_id, %(date)s::date - (%(added)s - k), first.ship_via, '{_ADDED}'
+from (select max(order_id) as last from orders where ship_name is distinct from '{_ADDED}') as base,
+     (select customer_id, employee_id, ship_via from orders order by order_id limit 1) as first,
+     generate_series(1, %(added)s) as k
+on conflict (order_id) do update set order_date = excluded.order_date;
+update orders set shipped_date = case when order_date + 2 <= %(date)s::date then order_date + 2 end
+where ship_name = '{_ADDED}';
+"""
+
+
+def evolve(cursor, date: str) -> None:
+    """Set the demo source to its state on ``date``: what changes from day to day, and nothing else.
+
+    Every three days three customers move; every week five products change price; product 7
+    is discontinued for six days in ten; up to five orders are added, one a day, each shipped
+    two days after its order date, then all deleted again (a six-day cycle); customer ZZDEM
+    is deleted every fourth day and comes back the next, with the same values. History then
+    has versions, deletions and returns to show.
+    """
+    day = (dt.date.fromisoformat(date) - dt.date(2024, 1, 1)).days
+    cursor.execute(EVOLVE, {"day": day, "added": day % 6, "date": date})

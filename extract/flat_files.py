@@ -27,6 +27,10 @@ SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Known files: the columns that identify a row (history.<name> keeps one version per key).
+KEYS: dict[str, list[str]] = {"order_details": ["order_id", "product_id"]}
+
+
 class CsvError(ValueError):
     """A CSV file cannot be read as its schema says."""
 
@@ -80,6 +84,7 @@ def extract_csv(
             columns_meta={
                 col: {"source_type": pg, "warehouse_type": pg, "checksum": True} for col, (_, pg) in schema.items()
             },
+            primary_key=KEYS[name],
             fmt=fmt,
             phases=phases,
             earlier=earlier,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class Manifest:
         sha256: checksum of the file.
         columns: name, lake type (DuckDB), source and warehouse types (PostgreSQL) of each column.
         checksums: sum of each exact numeric column (integers, decimals), as text, for reconciliation.
+        primary_key: the columns of the table's primary key, in the key's order; empty when it has none.
         origin: where the data came from (host:port/db, or a CSV path); never a password.
         extracted_at: UTC time the partition was written.
     """
@@ -65,6 +66,7 @@ class Manifest:
     origin: str
     columns: list[dict] = field(default_factory=list)
     checksums: dict[str, str] = field(default_factory=dict)
+    primary_key: list[str] = field(default_factory=list)
     extracted_at: str = ""
 
 
@@ -144,6 +146,7 @@ def write_partition(
     date: str,
     origin: str,
     columns_meta: dict[str, dict],
+    primary_key: Sequence[str] = (),
     fmt: str = "parquet",
     reconcile: Callable[[int, dict[str, str]], None] | None = None,
     phases: Phases | None = None,
@@ -168,6 +171,7 @@ def write_partition(
             (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
             source type), ``checksum`` (sum it for reconciliation), and an enum's
             ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``.
+        primary_key: the columns that identify a row (the source's primary key), for history.
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;
             it raises when they disagree with the source.
@@ -212,6 +216,7 @@ def write_partition(
         origin=origin,
         columns=columns,
         checksums=checksums,
+        primary_key=list(primary_key),
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_key = manifest_path(source, table, date)

@@ -177,6 +177,14 @@ def demo_csv(settings: Settings) -> Path:
     return path
 
 
+def evolve_demo(settings: Settings, date: str) -> None:
+    """Set the demo source to its state on ``date`` (``demo.evolve``); ValueError for any other source."""
+    demo_csv(settings)  # refuses a source that is not the demo
+    with closing(connect(settings.dsn("source"), connect_timeout=10)) as conn, conn, conn.cursor() as cursor:
+        demo.evolve(cursor, date)
+    print(f"demo source set to its state on {date}", flush=True)
+
+
 def extract(
     settings: Settings,
     date: str,

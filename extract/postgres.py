@@ -39,7 +39,7 @@ select c.relname as table_name,
        array(select pg_get_constraintdef(k.oid) from pg_constraint as k
              where k.contypid = declared.oid and k.contype = 'c' order by k.conname)
            || case when declared.typnotnull then array['NOT NULL'] else array[]::text[] end as domain_clauses,
-       coalesce(a.attnum = any(i.indkey), false) as is_key,
+       array_position(i.indkey::smallint[], a.attnum) as key_position,
        c.reltuples::bigint as estimated_rows
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
@@ -70,11 +70,13 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
     values are, and carries the domain's name and clauses.
 
     Returns:
-        ``{table: {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n}}``.
+        ``{table: {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n}}``,
+        the key's columns in the primary key's own order.
     """
     rows = _postgres_query(con, CATALOG_QUERY.format(schema=literal(schema)))
     tables: dict[str, dict] = {}
-    for table, column, source_type, type_name, kind, typmod, labels, domain, clauses, is_key, estimated_rows in rows:
+    positions: dict[str, dict[str, int]] = {}
+    for table, column, source_type, type_name, kind, typmod, labels, domain, clauses, position, estimated_rows in rows:
         entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
         entry["columns"].append(
             Column(
@@ -87,8 +89,10 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
                 (domain, tuple(clauses)) if domain else None,
             )
         )
-        if is_key:
-            entry["key"].append(column)
+        if position is not None:
+            positions.setdefault(table, {})[column] = position
+    for table, key in positions.items():
+        tables[table]["key"] = sorted(key, key=key.__getitem__)
     return tables
 
 
@@ -206,6 +210,7 @@ def extract_tables(
                     date=date,
                     origin=origin,
                     columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
+                    primary_key=entry["key"],
                     fmt=fmt,
                     reconcile=lambda rows, sums: _reconcile(cursor, relation, table, rows, sums),
                     phases=phases,

@@ -113,9 +113,9 @@
     {{ return(parsed) }}
 {% endmacro %}
 
-{# A read_parquet/read_csv call over one partition's file, typed by its manifest. #}
+{# A read_parquet/read_csv call over one partition's file (of the manifest's day), typed by its manifest. #}
 {% macro lake_read_partition(manifest) -%}
-    {%- set path = lake_path(lake_partition_dir(manifest['source'], manifest['table']) ~ '/' ~ manifest['file']) -%}
+    {%- set path = lake_path(manifest['source'] ~ '/' ~ manifest['table'] ~ '/' ~ manifest['date'] ~ '/' ~ manifest['file']) -%}
     {%- if manifest['format'] == 'parquet' -%}
         read_parquet({{ lake_sql_string(path) }})
     {%- else -%}

@@ -15,15 +15,16 @@
 {%- endmacro %}
 
 {#
-    The warehouse schemas a build writes under "__next" and publishes: the raw copy (dbt-duckdb
-    only) and the marts. Spark publishes nothing itself: its tables stay in its own catalog, and
-    `make load TARGET=spark` publishes its marts through the lakehouse target (spark_marts.sql).
+    The warehouse schemas a build writes under "__next" and publishes: the raw copy and the
+    history (dbt-duckdb only; macros/history.sql), and the marts. Spark publishes nothing
+    itself: its tables stay in its own catalog, and `make load TARGET=spark` publishes its
+    marts through the lakehouse target (spark_marts.sql).
 #}
 {% macro lakehouse_published_schemas() %}
     {% if target.type == 'spark' %}
         {{ return([]) }}
     {% endif %}
-    {{ return([lakehouse_schema('marts')] + ([var('raw_schema')] if target.type == 'duckdb' else [])) }}
+    {{ return([lakehouse_schema('marts')] + ([var('raw_schema'), 'history'] if target.type == 'duckdb' else [])) }}
 {% endmacro %}
 
 {# Whether this command writes models, and so writes (and reads) the unpublished twins. #}

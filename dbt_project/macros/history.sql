@@ -1,0 +1,226 @@
+{#
+    History: SCD2 versions of every keyed table, a pure function of the lake.
+
+    Over a table's present days (its partition is whole and step 1 recorded it, as the gate
+    checks), a key's version is a maximal run of consecutive present days on which the key
+    is there with equal values; `valid_from` is its first day, `valid_to` (exclusive) the
+    next present day, on which the key is gone or its values differ, or NULL. A missing day
+    changes nothing; a key absent on a present day ends its version, and one that comes
+    back starts a new one. Values compare NULL-safe and as typed. A column a day lacks is
+    not compared on that day: each column compares with the key's last earlier day in the
+    same run of presence that has the column, so adding or dropping a column makes no
+    version, and a value changed across days without the column does.
+#}
+
+{#
+    The rows of every present day, one select per day: `idx` (the day's position among the
+    present days) and, per column of `columns` by position, `v<i>` (its value, NULL on a
+    day without it) and `h<i>` (whether the day has it). `days`: dicts with `relation` (a
+    table expression of the day's rows) and `columns` (the names it has), in day order.
+#}
+{% macro lake_history_snapshots(days, columns) -%}
+    {%- for day in days %}
+    select {{ loop.index0 }} as idx
+        {%- for column in columns %}, {{ lake_quote(column) if column in day['columns'] else 'null' }} as v{{ loop.index0 }}, {{ column in day['columns'] }} as h{{ loop.index0 }}
+        {%- endfor %}
+    from {{ day['relation'] }}
+    {{- ' union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#
+    Keys found twice on one day in `snapshots` (a relation of lake_history_snapshots): day,
+    key and count, at most `limit`, on every day but the one `except_day` names.
+#}
+{% macro lake_history_duplicates(snapshots, days, key, columns, except_day=none, limit=5) -%}
+    {%- set keys = [] -%}
+    {%- for name in key %}{% do keys.append('v' ~ columns.index(name)) %}{% endfor -%}
+    select [{% for day in days %}'{{ day['day'] }}'{{ ', ' if not loop.last }}{% endfor %}][idx + 1] as day,
+        {% for k in keys %}{{ k }}::varchar{{ ', ' if not loop.last }}{% endfor %}, count(*) as copies
+    from {{ snapshots }}
+    {%- set dates = days | map(attribute='day') | list %}
+    {%- if except_day in dates %}
+    where idx != {{ dates.index(except_day) }}
+    {%- endif %}
+    group by idx, {{ keys | join(', ') }}
+    having count(*) > 1
+    order by idx, {{ keys | join(', ') }}
+    limit {{ limit }}
+{%- endmacro %}
+
+{#
+    The versions of `snapshots` (a relation of lake_history_snapshots over `days`): every
+    column of `columns` by name, then valid_from and valid_to. `key`: the columns that
+    identify a row.
+#}
+{% macro lake_history_versions(snapshots, days, key, columns) -%}
+    {%- set keys = [] -%}
+    {%- for name in key %}{% do keys.append('v' ~ columns.index(name)) %}{% endfor -%}
+    {%- set by_key = keys | join(', ') -%}
+    {%- set others = [] -%}
+    {%- for column in columns %}{% if column not in key %}{% do others.append(loop.index0) %}{% endif %}{% endfor -%}
+    with history_days (idx, day) as (
+        values {% for day in days %}({{ loop.index0 }}, date '{{ day['day'] }}'){{ ', ' if not loop.last }}{% endfor %}
+    ),
+    runs as (
+        -- a run of presence: consecutive present days with the key
+        select *, idx - row_number() over (partition by {{ by_key }} order by idx) as run
+        from {{ snapshots }}
+    ),
+    marked as (
+        select *,
+            row_number() over (partition by {{ by_key }}, run order by idx) = 1
+            {%- for i in others %}
+            or (h{{ i }} and coalesce((last_value(case when h{{ i }} then {'v': v{{ i }}} end ignore nulls) over earlier).v is distinct from v{{ i }}
+                and last_value(case when h{{ i }} then {'v': v{{ i }}} end ignore nulls) over earlier is not null, false))
+            {%- endfor %} as starts
+        from runs
+        window earlier as (partition by {{ by_key }}, run order by idx rows between unbounded preceding and 1 preceding)
+    ),
+    numbered as (
+        select *, sum(starts::integer) over (partition by {{ by_key }} order by idx rows unbounded preceding) as version
+        from marked
+    ),
+    versions as (
+        select {{ by_key }}, version, min(idx) as first_idx, max(idx) as last_idx
+            {%- for i in others %}, last(v{{ i }} order by idx) filter (where h{{ i }}) as v{{ i }}
+            {%- endfor %}
+        from numbered
+        group by {{ by_key }}, version
+    )
+    select {% for column in columns %}v{{ loop.index0 }} as {{ lake_quote(column) }}, {% endfor -%}
+        valid_from.day as valid_from, valid_to.day as valid_to
+    from versions
+    inner join history_days as valid_from on valid_from.idx = versions.first_idx
+    left join history_days as valid_to on valid_to.idx = versions.last_idx + 1
+{%- endmacro %}
+
+{#
+    On-run-start of build and run, after the raw copy: "history__next" gets every keyed table's
+    versions over all its present days, published with raw and the marts. A table whose
+    partition names no primary key gets none, and the run says so. As for raw, the DDL of all
+    tables goes in one round trip, and the type changes in another.
+#}
+{% macro load_history_tables() %}
+    {% if target.type == 'duckdb' and lakehouse_writing() %}
+        {% set schema = lakehouse_building('history') %}
+        {% set ledger = lake_ledger() %}
+        {% set keyed, unkeyed = [], [] %}
+        {% for manifest in ledger['extract_postgres']['details']['partitions'] + ledger['extract_csv']['details']['partitions'] %}
+            {% do (keyed if manifest.get('primary_key') else unkeyed).append(manifest) %}
+        {% endfor %}
+        {% if unkeyed %}
+            {{ log('step 2: no history for ' ~ unkeyed | map(attribute='table') | join(', ') ~ ': no primary key', info=true) }}
+        {% endif %}
+        {% set present = lake_present_days(keyed) %}
+        {% set plans, ddl, alters = [], [], [] %}
+        {% for manifest in keyed %}  {# the run date's key, over every present day #}
+            {% set plan = lake_history_plan(schema, manifest['primary_key'], present[manifest['table']]) %}
+            {% do plans.append(plan) %}
+            {% do ddl.extend(plan['table']['ddl'] + ['alter table ' ~ plan['relation']
+                ~ ' add column valid_from date not null, add column valid_to date']) %}
+            {% do alters.extend(plan['table']['alters']) %}
+        {% endfor %}
+        {% do lake_postgres_execute(ddl) if ddl %}
+        {% for plan in plans %}
+            {% do lake_load_history(plan) %}
+        {% endfor %}
+        {% do lake_postgres_execute(alters) if alters %}
+    {% endif %}
+{% endmacro %}
+
+{#
+    Per table of `manifests` (the run date's), the manifests of its present days, oldest
+    first: every day whose partition step 1 recorded as written (its ledger entry succeeded
+    and lists this manifest) and whose file matches its manifest (size and SHA-256).
+#}
+{% macro lake_present_days(manifests) %}
+    {% set globs = [] %}
+    {% for manifest in manifests %}
+        {% do globs.append(lake_sql_string(lake_path(manifest['source'] ~ '/' ~ manifest['table'] ~ '/*/_manifest.json'))) %}
+    {% endfor %}
+    {% set recorded = {} %}
+    {% for entry in lake_read_json_files('_ledger/*/extract_*.json') if entry['status'] == 'success' %}
+        {% for listed in entry['details']['partitions'] %}
+            {% do recorded.update({listed['source'] ~ '/' ~ listed['table'] ~ '/' ~ entry['date']: listed['sha256']}) %}
+        {% endfor %}
+    {% endfor %}
+    {% set candidates = {} %}
+    {% if globs %}
+        {% for row in run_query("select content from read_text([" ~ globs | join(', ') ~ "])").rows %}
+            {% set manifest = fromjson(row[0]) %}
+            {% set folder = manifest['source'] ~ '/' ~ manifest['table'] ~ '/' ~ manifest['date'] %}
+            {% if recorded.get(folder) == manifest['sha256'] %}
+                {% do candidates.update({folder ~ '/' ~ manifest['file']: manifest}) %}
+            {% endif %}
+        {% endfor %}
+    {% endif %}
+    {% set present = {} %}
+    {% if candidates %}
+        {% set paths = [] %}
+        {% for key in candidates %}{% do paths.append(lake_sql_string(lake_path(key))) %}{% endfor %}
+        {% for row in run_query("select filename, size, sha256(content) from read_blob([" ~ paths | join(', ') ~ "])").rows %}
+            {% set manifest = candidates[lake_keys([row[0]])[0]] %}
+            {% if row[1] == manifest['bytes'] and row[2] == manifest['sha256'] %}
+                {% do present.setdefault(manifest['table'], []).append(manifest) %}
+            {% endif %}
+        {% endfor %}
+    {% endif %}
+    {% for table, days in present.items() %}
+        {% do present.update({table: days | sort(attribute='date')}) %}
+    {% endfor %}
+    {{ return(present) }}
+{% endmacro %}
+
+{#
+    What building one table's history takes, from `days` (its present days' manifests, oldest
+    first): its `relation` in `schema`, its `table` statements (lake_raw_table), the `names` of
+    its columns (the newest day's, then those only earlier days have), its `snapshot_days`.
+#}
+{% macro lake_history_plan(schema, key, days) %}
+    {% set table = days[-1]['table'] %}
+    {% set columns, seen = [], {} %}
+    {% for manifest in days | reverse %}
+        {% for column in manifest['columns'] if column['name'] not in seen %}
+            {% do seen.update({column['name']: column}) %}
+            {% do columns.append(column) %}
+        {% endfor %}
+    {% endfor %}
+    {% set snapshot_days = [] %}
+    {% for manifest in days %}
+        {% set has = manifest['columns'] | map(attribute='name') | list %}
+        {% if key | reject('in', has) | list %}
+            {{ exceptions.raise_compiler_error('history.' ~ table ~ ': the partition of ' ~ manifest['date']
+                ~ ' lacks a column of the key (' ~ key | join(', ') ~ ')') }}
+        {% endif %}
+        {% do snapshot_days.append({'day': manifest['date'], 'relation': lake_read_partition(manifest), 'columns': has}) %}
+    {% endfor %}
+    {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
+        'table': lake_raw_table(schema, {'table': table, 'columns': columns}),
+        'names': columns | map(attribute='name') | list, 'snapshot_days': snapshot_days}) }}
+{% endmacro %}
+
+{# Fill one table's history (a plan of lake_history_plan, its table created), unless a day has duplicate keys. #}
+{% macro lake_load_history(plan) %}
+    {% set days, key, names = plan['snapshot_days'], plan['key'], plan['names'] %}
+    {% do run_query("create or replace temp table lakehouse_history_snapshots as " ~ lake_history_snapshots(days, names)) %}
+    {#
+        The run date's own duplicates are left to its key tests, which name them and keep its
+        failing rows: a source's partition is unique by its key (one snapshot), and the CSV's
+        order lines have their primary key test. Another day's fail here: the build would
+        otherwise publish a history no test of the run date can see is wrong.
+    #}
+    {% set duplicates = run_query(lake_history_duplicates('lakehouse_history_snapshots', days, key, names,
+        except_day=lake_run_date())) %}
+    {% if duplicates.rows %}
+        {% set found = [] %}
+        {% for row in duplicates.rows %}
+            {% do found.append('(' ~ row[1:-1] | join(', ') ~ ') ' ~ row[-1] ~ ' times on ' ~ row[0]) %}
+        {% endfor %}
+        {{ exceptions.raise_compiler_error('history.' ~ plan['name'] ~ ': duplicate keys (' ~ key | join(', ')
+            ~ ') in the lake: ' ~ found | join('; ') ~ '; the warehouse keeps its previous history (rerun step 1 for that day)') }}
+    {% endif %}
+    {% do run_query("insert into warehouse." ~ plan['relation'] ~ " "
+        ~ lake_history_versions('lakehouse_history_snapshots', days, key, names)) %}
+    {% do run_query("drop table lakehouse_history_snapshots") %}
+{% endmacro %}

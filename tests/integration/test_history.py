@@ -1,0 +1,128 @@
+"""History in the warehouse: every day the lake keeps, as SCD2 versions published with raw and the marts.
+
+A journey over days on which the demo source changes, with a missing day, a deletion, a
+key that comes back and a backfill: after every load, history as of each present day is
+exactly that day's partition. A day with duplicate keys fails the build, and the
+warehouse keeps the history it had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+
+import pytest
+from helpers import DAY, query
+
+from extract import duck, pipeline
+from extract.config import REPO_ROOT
+from extract.sql import literal
+
+DAYS = ["2024-01-15", "2024-01-16", "2024-01-17", "2024-01-18", "2024-01-19"]
+CUSTOMER = "insert into customers (customer_id, company_name, city) values ('ZZNEW', 'New Co', 'Oslo')"
+
+
+def assert_history_is_the_lake(settings, days: list[str]) -> None:
+    """As of every present day, history gives exactly that day's partition (customers and products), as typed."""
+    with duck.connect() as con:
+        con.execute(f"attach {literal(settings.dsn('warehouse'))} as wh (type postgres, read_only)")
+        for table in ("customers", "products"):
+            for day in days:
+                path = settings.data_dir / "postgres" / table / day / f"{table}.parquet"
+                as_of = (
+                    f"select * exclude (valid_from, valid_to) from wh.history.{table} where valid_from <= "
+                    f"'{day}' and (valid_to > '{day}' or valid_to is null)"
+                )
+                partition = f"select * from read_parquet('{path}')"
+                for one, other in ((as_of, partition), (partition, as_of)):
+                    assert con.sql(f"({one}) except all ({other})").fetchall() == [], (table, day)
+
+
+def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(demo, capsys):
+    settings = demo
+    source = settings.dsn("source")
+    pipeline.load(settings, DAY)
+    assert_history_is_the_lake(settings, [DAY])
+    ended = "select count(*) from history.customers where valid_to is not null"
+    assert query(settings.dsn("warehouse"), ended) == [(0,)]
+
+    # 17th: a customer moves, a price changes, a customer is new; the 16th is missing for now
+    query(source, "update customers set city = 'Bergen' where customer_id = (select min(customer_id) from customers)")
+    query(source, "update products set unit_price = unit_price + 1 where product_id = 1")
+    query(source, CUSTOMER)
+    pipeline.extract(settings, DAYS[2], csv_path=settings.demo_csv)
+    pipeline.load(settings, DAYS[2])
+    assert_history_is_the_lake(settings, [DAY, DAYS[2]])
+    moved = query(
+        settings.dsn("warehouse"),
+        "select city, valid_from::text, valid_to::text from history.customers "
+        "where customer_id = (select min(customer_id) from history.customers) order by valid_from",
+    )
+    assert [row[1:] for row in moved] == [(DAY, DAYS[2]), (DAYS[2], None)] and moved[1][0] == "Bergen"
+
+    # 18th: the new customer is deleted; 19th: it comes back, with the same values
+    query(source, "delete from customers where customer_id = 'ZZNEW'")
+    pipeline.extract(settings, DAYS[3], csv_path=settings.demo_csv)
+    query(source, CUSTOMER)
+    pipeline.extract(settings, DAYS[4], csv_path=settings.demo_csv)
+    pipeline.load(settings, DAYS[4])
+    versions = query(
+        settings.dsn("warehouse"),
+        "select valid_from::text, valid_to::text from history.customers where customer_id = 'ZZNEW' order by 1",
+    )
+    assert versions == [(DAYS[2], DAYS[3]), (DAYS[4], None)]
+    assert_history_is_the_lake(settings, [DAY, *DAYS[2:]])
+
+    # the missing 16th, backfilled after the later days, from the source as it is now
+    pipeline.extract(settings, DAYS[1], csv_path=settings.demo_csv)
+    pipeline.load(settings, DAYS[1])
+    assert_history_is_the_lake(settings, DAYS)
+    before = query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from")
+
+    # a day with a duplicate key: the source loses its key for a day
+    query(
+        source,
+        "do $$ begin execute (select format('alter table customers drop constraint %%I cascade', conname) "
+        "from pg_constraint where conrelid = 'customers'::regclass and contype = 'p'); end $$",
+    )
+    query(source, "insert into customers (customer_id, company_name) values ('ZZNEW', 'Twin Co')")
+    pipeline.extract(settings, "2024-01-20", csv_path=settings.demo_csv)
+    query(source, "delete from customers where company_name = 'Twin Co'")
+    query(source, "alter table customers add primary key (customer_id)")
+    pipeline.extract(settings, "2024-01-21", csv_path=settings.demo_csv)
+    capsys.readouterr()
+    with pytest.raises(pipeline.StepFailed) as failure:
+        pipeline.load(settings, "2024-01-21")
+    said = str(failure.value) + capsys.readouterr().out
+    assert (
+        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-20; "
+        "the warehouse keeps its previous history (rerun step 1 for that day)"
+    ) in said
+    assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
+
+
+def _section() -> str:
+    return (REPO_ROOT / "README.md").read_text().split("### History", 1)[1].split("\n### ", 1)[0]
+
+
+def test_readme_history_lines_as_written(lake_env, settings):
+    """The README's backfill of evolving demo days, run as written, then its two queries."""
+    bash = _section().split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert bash == ["make backfill FROM=2024-01-01 TO=2024-01-05 EVOLVE=1", "make psql"]
+    backfill = subprocess.run(bash[0].split(), env=lake_env, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert backfill.returncode == 0, backfill.stdout[-3000:] + backfill.stderr[-3000:]
+    as_of, changes = _section().split("```sql\n", 1)[1].split("```", 1)[0].split("\n\n")
+    warehouse = settings.dsn("warehouse")
+    assert sorted(query(warehouse, as_of)) == sorted(_customers_of(settings, "2024-01-03"))
+    assert ("ZZDEM",) not in [row[:1] for row in query(warehouse, as_of)]  # deleted on the 3rd
+    changed = query(warehouse, changes)
+    assert ("ZZDEM", "Tromsø", dt.date(2024, 1, 1), dt.date(2024, 1, 3)) in changed  # deleted
+    assert ("ZZDEM", "Tromsø", dt.date(2024, 1, 4), None) in changed  # back, a new version
+    moved = [row for row in changed if row[0] != "ZZDEM"]
+    assert len({row[0] for row in moved}) == 3  # the three customers that move every three days
+
+
+def _customers_of(settings, day: str) -> list[tuple]:
+    path = settings.data_dir / "postgres" / "customers" / day / "customers.parquet"
+    with duck.connect() as con:
+        return con.sql(f"select customer_id, company_name, city from read_parquet('{path}')").fetchall()
