@@ -335,11 +335,12 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     Only the orders and their lines grow with ``scale``: ``round(830 * scale)`` orders (at least
     one) with ids from 10248 and about 2.6 lines each; the other tables keep the sizes of the real
     dump, and customer_demographics and customer_customer_demo stay empty as there. The real
-    ``orders.order_id`` is a smallint; when the last id would exceed 32767 (scale above about 27)
-    the column is created as an integer instead. Values derive from DuckDB's ``hash()`` of row
-    numbers, so one scale always gives the same tables and a byte-identical CSV (for one DuckDB
-    version). The tables are filled in one transaction, then the foreign keys are added, which
-    checks them all; open transactions of other sessions on these tables block the drop.
+    ``orders.order_id`` is a smallint; when the last id, or one of the orders ``evolve`` adds,
+    would exceed 32767 (scale above about 27) the column is created as an integer instead.
+    Values derive from DuckDB's ``hash()`` of row numbers, so one scale always gives the same
+    tables and a byte-identical CSV (for one DuckDB version). The tables are filled in one
+    transaction, then the foreign keys are added, which checks them all; open transactions of
+    other sessions on these tables block the drop.
 
     Args:
         con: DuckDB connection with the postgres extension loaded (see ``extract.duck.connect``).
@@ -359,7 +360,7 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
     if not source.isidentifier():
         raise ValueError(f"source must be a plain identifier, not {source!r}")
     n_orders = max(1, round(_REAL_ORDERS * scale))
-    order_id_type = "smallint" if _FIRST_ORDER_ID + n_orders - 1 <= 32767 else "integer"
+    order_id_type = "smallint" if _FIRST_ORDER_ID + n_orders - 1 + _ADDED_ORDERS <= 32767 else "integer"
     con.execute("call postgres_execute(?, ?)", [source, _create_ddl(order_id_type)])
     con.execute("call pg_clear_cache()")  # the catalog cached by DuckDB predates the new tables
 
@@ -403,6 +404,8 @@ def generate(con: duckdb.DuckDBPyConnection, source: str, csv_path: Path, scale:
 # The demo source's day-to-day changes (``evolve``): each a function of the day alone, so
 # any day can be set again, in any order, and gives the same rows.
 _ADDED = "Added by the demo"
+_ADDED_ORDERS = 5  # at most, on top of the generated ones
+_EVOLVE_PERIOD = 420  # every change's period divides it: a day and the day 420 days later look alike
 EVOLVE = f"""\
 update customers as c set city = (array['Oslo', 'Lyon', 'Porto', 'Graz'])[1 + ((%(day)s + s.r) / 3) %% 4]
 from (select customer_id, row_number() over (order by customer_id) as r from customers
@@ -436,5 +439,5 @@ def evolve(cursor, date: str) -> None:
     is deleted every fourth day and comes back the next, with the same values. History then
     has versions, deletions and returns to show.
     """
-    day = (dt.date.fromisoformat(date) - dt.date(2024, 1, 1)).days
-    cursor.execute(EVOLVE, {"day": day, "added": day % 6, "date": date})
+    day = (dt.date.fromisoformat(date) - dt.date(2024, 1, 1)).days % _EVOLVE_PERIOD  # any date, even before 2024
+    cursor.execute(EVOLVE, {"day": day, "added": day % (_ADDED_ORDERS + 1), "date": date})

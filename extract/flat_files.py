@@ -84,7 +84,7 @@ def extract_csv(
             columns_meta={
                 col: {"source_type": pg, "warehouse_type": pg, "checksum": True} for col, (_, pg) in schema.items()
             },
-            primary_key=KEYS[name],
+            primary_key=KEYS.get(name, []),
             fmt=fmt,
             phases=phases,
             earlier=earlier,

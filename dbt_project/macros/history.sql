@@ -116,17 +116,46 @@
         {% set plans, ddl, alters = [], [], [] %}
         {% for manifest in keyed %}  {# the run date's key, over every present day #}
             {% set plan = lake_history_plan(schema, manifest['primary_key'], present[manifest['table']]) %}
-            {% do plans.append(plan) %}
-            {% do ddl.extend(plan['table']['ddl'] + ['alter table ' ~ plan['relation']
-                ~ ' add column valid_from date not null, add column valid_to date']) %}
-            {% do alters.extend(plan['table']['alters']) %}
+            {% if plan %}
+                {% do plans.append(plan) %}
+                {% do ddl.extend(plan['table']['ddl'] + ['alter table ' ~ plan['relation']
+                    ~ ' add column valid_from date not null, add column valid_to date']) %}
+                {% do alters.extend(plan['table']['alters']) %}
+            {% endif %}
         {% endfor %}
         {% do lake_postgres_execute(ddl) if ddl %}
         {% for plan in plans %}
             {% do lake_load_history(plan) %}
         {% endfor %}
         {% do lake_postgres_execute(alters) if alters %}
+        {% do lake_history_unchanged(present) %}
     {% endif %}
+{% endmacro %}
+
+{#
+    A load locks only its own day: step 1 may rewrite another day meanwhile. Each partition
+    history read must still have the manifest it was verified against, or nothing is published.
+#}
+{% macro lake_history_unchanged(present) %}
+    {% set used = {} %}
+    {% for days in present.values() %}
+        {% for manifest in days %}
+            {% do used.update({lake_partition_dir(manifest['source'], manifest['table'], manifest['date']): manifest['sha256']}) %}
+        {% endfor %}
+    {% endfor %}
+    {% set paths = [] %}
+    {% for folder in used %}{% do paths.append(lake_sql_string(lake_path(folder ~ '/_manifest.json'))) %}{% endfor %}
+    {% set now = {} %}
+    {% if paths %}
+        {% for row in run_query("select content from read_text([" ~ paths | join(', ') ~ "])").rows %}
+            {% set manifest = fromjson(row[0]) %}
+            {% do now.update({lake_partition_dir(manifest['source'], manifest['table'], manifest['date']): manifest['sha256']}) %}
+        {% endfor %}
+    {% endif %}
+    {% for folder, sha256 in used.items() if now.get(folder) != sha256 %}
+        {{ exceptions.raise_compiler_error('history: ' ~ folder ~ ' was rewritten by step 1 while this load read it: '
+            ~ 'nothing published; run the load again') }}
+    {% endfor %}
 {% endmacro %}
 
 {#
@@ -137,19 +166,19 @@
 {% macro lake_present_days(manifests) %}
     {% set globs = [] %}
     {% for manifest in manifests %}
-        {% do globs.append(lake_sql_string(lake_path(manifest['source'] ~ '/' ~ manifest['table'] ~ '/*/_manifest.json'))) %}
+        {% do globs.append(lake_sql_string(lake_path(lake_partition_dir(manifest['source'], manifest['table'], '*') ~ '/_manifest.json'))) %}
     {% endfor %}
     {% set recorded = {} %}
     {% for entry in lake_read_json_files('_ledger/*/extract_*.json') if entry['status'] == 'success' %}
         {% for listed in entry['details']['partitions'] %}
-            {% do recorded.update({listed['source'] ~ '/' ~ listed['table'] ~ '/' ~ entry['date']: listed['sha256']}) %}
+            {% do recorded.update({lake_partition_dir(listed['source'], listed['table'], entry['date']): listed['sha256']}) %}
         {% endfor %}
     {% endfor %}
     {% set candidates = {} %}
     {% if globs %}
         {% for row in run_query("select content from read_text([" ~ globs | join(', ') ~ "])").rows %}
             {% set manifest = fromjson(row[0]) %}
-            {% set folder = manifest['source'] ~ '/' ~ manifest['table'] ~ '/' ~ manifest['date'] %}
+            {% set folder = lake_partition_dir(manifest['source'], manifest['table'], manifest['date']) %}
             {% if recorded.get(folder) == manifest['sha256'] %}
                 {% do candidates.update({folder ~ '/' ~ manifest['file']: manifest}) %}
             {% endif %}
@@ -175,16 +204,36 @@
 {#
     What building one table's history takes, from `days` (its present days' manifests, oldest
     first): its `relation` in `schema`, its `table` statements (lake_raw_table), the `names` of
-    its columns (the newest day's, then those only earlier days have), its `snapshot_days`.
+    its columns (the newest day's, then those only earlier days have), its `snapshot_days`. A
+    column whose type differs between days is kept as text, each day's values cast to it. None,
+    said in the run's log, for a table with a column named as one history adds.
 #}
 {% macro lake_history_plan(schema, key, days) %}
     {% set table = days[-1]['table'] %}
-    {% set columns, seen = [], {} %}
+    {% set columns, seen, kinds = [], {}, {} %}
     {% for manifest in days | reverse %}
-        {% for column in manifest['columns'] if column['name'] not in seen %}
-            {% do seen.update({column['name']: column}) %}
-            {% do columns.append(column) %}
+        {% for column in manifest['columns'] %}
+            {% if column['name'] not in seen %}
+                {% do seen.update({column['name']: column}) %}
+                {% do columns.append(column) %}
+            {% endif %}
+            {% do kinds.setdefault(column['name'], []).append([column['type'], column['source_type'], column['warehouse_type'],
+                column.get('enum_labels'), column.get('domain'), column.get('domain_clauses')] | string) %}
         {% endfor %}
+    {% endfor %}
+    {% set names = columns | map(attribute='name') | list %}
+    {% if 'valid_from' in names or 'valid_to' in names %}
+        {{ log('step 2: no history for ' ~ table ~ ': it has a column named valid_from or valid_to', info=true) }}
+        {{ return(none) }}
+    {% endif %}
+    {% set retyped, typed = [], [] %}
+    {% for column in columns %}
+        {% if kinds[column['name']] | unique | list | length > 1 %}
+            {% do retyped.append(column['name']) %}
+            {% do typed.append({'name': column['name'], 'type': 'VARCHAR', 'source_type': 'text', 'warehouse_type': 'text'}) %}
+        {% else %}
+            {% do typed.append(column) %}
+        {% endif %}
     {% endfor %}
     {% set snapshot_days = [] %}
     {% for manifest in days %}
@@ -193,11 +242,17 @@
             {{ exceptions.raise_compiler_error('history.' ~ table ~ ': the partition of ' ~ manifest['date']
                 ~ ' lacks a column of the key (' ~ key | join(', ') ~ ')') }}
         {% endif %}
-        {% do snapshot_days.append({'day': manifest['date'], 'relation': lake_read_partition(manifest), 'columns': has}) %}
+        {% set casts = [] %}
+        {% for name in retyped if name in has %}
+            {% do casts.append('cast(' ~ lake_quote(name) ~ ' as varchar) as ' ~ lake_quote(name)) %}
+        {% endfor %}
+        {% set relation = '(select * replace (' ~ casts | join(', ') ~ ') from ' ~ lake_read_partition(manifest) ~ ')'
+            if casts else lake_read_partition(manifest) %}
+        {% do snapshot_days.append({'day': manifest['date'], 'relation': relation, 'columns': has}) %}
     {% endfor %}
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
-        'table': lake_raw_table(schema, {'table': table, 'columns': columns}),
-        'names': columns | map(attribute='name') | list, 'snapshot_days': snapshot_days}) }}
+        'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
+        'names': names, 'snapshot_days': snapshot_days}) }}
 {% endmacro %}
 
 {# Fill one table's history (a plan of lake_history_plan, its table created), unless a day has duplicate keys. #}
@@ -218,7 +273,8 @@
             {% do found.append('(' ~ row[1:-1] | join(', ') ~ ') ' ~ row[-1] ~ ' times on ' ~ row[0]) %}
         {% endfor %}
         {{ exceptions.raise_compiler_error('history.' ~ plan['name'] ~ ': duplicate keys (' ~ key | join(', ')
-            ~ ') in the lake: ' ~ found | join('; ') ~ '; the warehouse keeps its previous history (rerun step 1 for that day)') }}
+            ~ ') in the lake: ' ~ found | join('; ') ~ '; the warehouse keeps its previous history (replace that partition with '
+            ~ 'the data of its day, or remove it)') }}
     {% endif %}
     {% do run_query("insert into warehouse." ~ plan['relation'] ~ " "
         ~ lake_history_versions('lakehouse_history_snapshots', days, key, names)) %}

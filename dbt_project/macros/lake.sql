@@ -66,8 +66,9 @@
     "{{ identifier | replace('"', '""') }}"
 {%- endmacro %}
 
-{% macro lake_partition_dir(source_name, table_name) -%}
-    {{ source_name }}/{{ table_name }}/{{ lake_run_date() }}
+{# The lake key of a partition's folder: of the run date, or of `date`. #}
+{% macro lake_partition_dir(source_name, table_name, date=none) -%}
+    {{ source_name }}/{{ table_name }}/{{ date or lake_run_date() }}
 {%- endmacro %}
 
 {# Parse the JSON files matching a glob of lake keys; missing files give an empty list. #}
@@ -115,7 +116,7 @@
 
 {# A read_parquet/read_csv call over one partition's file (of the manifest's day), typed by its manifest. #}
 {% macro lake_read_partition(manifest) -%}
-    {%- set path = lake_path(manifest['source'] ~ '/' ~ manifest['table'] ~ '/' ~ manifest['date'] ~ '/' ~ manifest['file']) -%}
+    {%- set path = lake_path(lake_partition_dir(manifest['source'], manifest['table'], manifest['date']) ~ '/' ~ manifest['file']) -%}
     {%- if manifest['format'] == 'parquet' -%}
         read_parquet({{ lake_sql_string(path) }})
     {%- else -%}

@@ -16,24 +16,24 @@ from helpers import DAY, query
 
 from extract import duck, pipeline
 from extract.config import REPO_ROOT
-from extract.sql import literal
+from extract.sql import literal, quote
 
 DAYS = ["2024-01-15", "2024-01-16", "2024-01-17", "2024-01-18", "2024-01-19"]
 CUSTOMER = "insert into customers (customer_id, company_name, city) values ('ZZNEW', 'New Co', 'Oslo')"
 
 
-def assert_history_is_the_lake(settings, days: list[str]) -> None:
-    """As of every present day, history gives exactly that day's partition (customers and products), as typed."""
+def assert_history_is_the_lake(settings, days: list[str], tables=("customers", "products")) -> None:
+    """As of every present day, history gives exactly that day's partition, as typed; on its columns."""
     with duck.connect() as con:
         con.execute(f"attach {literal(settings.dsn('warehouse'))} as wh (type postgres, read_only)")
-        for table in ("customers", "products"):
+        for table in tables:
             for day in days:
-                path = settings.data_dir / "postgres" / table / day / f"{table}.parquet"
+                partition = f"select * from read_parquet('{settings.data_dir}/postgres/{table}/{day}/{table}.parquet')"
+                columns = ", ".join(quote(column) for column in con.sql(partition).columns)
                 as_of = (
-                    f"select * exclude (valid_from, valid_to) from wh.history.{table} where valid_from <= "
-                    f"'{day}' and (valid_to > '{day}' or valid_to is null)"
+                    f"select {columns} from wh.history.{table} "
+                    f"where valid_from <= '{day}' and (valid_to > '{day}' or valid_to is null)"
                 )
-                partition = f"select * from read_parquet('{path}')"
                 for one, other in ((as_of, partition), (partition, as_of)):
                     assert con.sql(f"({one}) except all ({other})").fetchall() == [], (table, day)
 
@@ -77,6 +77,15 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     pipeline.extract(settings, DAYS[1], csv_path=settings.demo_csv)
     pipeline.load(settings, DAYS[1])
     assert_history_is_the_lake(settings, DAYS)
+    # the 20th: a column is added, another changes type (kept as text in history)
+    query(source, "alter table customers add column segment text default 'retail'")
+    query(source, "alter table products alter column units_in_stock type integer")
+    pipeline.extract(settings, "2024-01-20", csv_path=settings.demo_csv)
+    pipeline.load(settings, "2024-01-20")
+    assert_history_is_the_lake(settings, [*DAYS, "2024-01-20"], tables=("customers",))
+    types = "select data_type from information_schema.columns where table_schema = 'history' and column_name = %s"
+    assert query(settings.dsn("warehouse"), types, ("units_in_stock",)) == [("text",)]
+    assert query(settings.dsn("warehouse"), types, ("segment",)) == [("text",)]
     before = query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from")
 
     # a day with a duplicate key: the source loses its key for a day
@@ -86,17 +95,17 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
         "from pg_constraint where conrelid = 'customers'::regclass and contype = 'p'); end $$",
     )
     query(source, "insert into customers (customer_id, company_name) values ('ZZNEW', 'Twin Co')")
-    pipeline.extract(settings, "2024-01-20", csv_path=settings.demo_csv)
+    pipeline.extract(settings, "2024-01-21", csv_path=settings.demo_csv)
     query(source, "delete from customers where company_name = 'Twin Co'")
     query(source, "alter table customers add primary key (customer_id)")
-    pipeline.extract(settings, "2024-01-21", csv_path=settings.demo_csv)
+    pipeline.extract(settings, "2024-01-22", csv_path=settings.demo_csv)
     capsys.readouterr()
     with pytest.raises(pipeline.StepFailed) as failure:
-        pipeline.load(settings, "2024-01-21")
+        pipeline.load(settings, "2024-01-22")
     said = str(failure.value) + capsys.readouterr().out
     assert (
-        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-20; "
-        "the warehouse keeps its previous history (rerun step 1 for that day)"
+        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-21; "
+        "the warehouse keeps its previous history (replace that partition with the data of its day, or remove it)"
     ) in said
     assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
 
