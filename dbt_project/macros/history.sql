@@ -112,25 +112,89 @@
         {% if unkeyed %}
             {{ log('step 2: no history for ' ~ unkeyed | map(attribute='table') | join(', ') ~ ': no primary key', info=true) }}
         {% endif %}
-        {% set present = lake_present_days(keyed) %}
-        {% set plans, ddl, alters = [], [], [] %}
+        {% set built = lake_history_built() %}
+        {% set present = lake_present_days(keyed, built) %}
+        {% set plans, ddl, alters, merges = [], [], [], [] %}
         {% for manifest in keyed %}  {# the run date's key, over every present day #}
-            {% set plan = lake_history_plan(schema, manifest['primary_key'], present[manifest['table']]) %}
+            {% set plan = lake_history_plan(schema, manifest['primary_key'], present[manifest['table']],
+                built.get(manifest['table'])) %}
             {% if plan %}
                 {% do plans.append(plan) %}
                 {% do ddl.extend(plan['table']['ddl'] + ['alter table ' ~ plan['relation']
                     ~ ' add column valid_from date not null, add column valid_to date']) %}
                 {% do alters.extend(plan['table']['alters']) %}
+                {% if plan['since'] %}
+                    {% do merges.append(lake_history_merge(plan['relation'], lake_quote('history') ~ '.'
+                        ~ lake_quote(plan['name']), plan['key'], plan['since'])) %}
+                {% endif %}
+                {% do merges.append('comment on table ' ~ plan['relation'] ~ ' is ' ~ lake_sql_string(tojson(plan['built']))) %}
             {% endif %}
         {% endfor %}
         {% do lake_postgres_execute(ddl) if ddl %}
         {% for plan in plans %}
             {% do lake_load_history(plan) %}
         {% endfor %}
-        {% do lake_postgres_execute(alters) if alters %}
+        {% set whole = plans | rejectattr('since') | map(attribute='name') | list %}
+        {{ log('step 2: history of ' ~ plans | length ~ ' tables, ' ~ (('computed whole for ' ~ whole | join(', '))
+            if whole else 'each from the day before its first change'), info=true) }}
+        {% do lake_postgres_execute(alters + merges) if alters + merges %}
         {% do lake_history_unchanged(present) %}
     {% endif %}
 {% endmacro %}
+
+{#
+    What the published history of each table was built from, by table: its `days` (day:
+    SHA-256 of the partition) and its `columns` (lake_history_plan's signature), as its
+    table comment records them. Empty when nothing is published.
+#}
+{% macro lake_history_built() %}
+    {% set built = {} %}
+    {% set rows = run_query("select * from " ~ lake_postgres_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
+        ~ "from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
+        ~ "where n.nspname = 'history' and c.relkind = 'r'")).rows %}
+    {% for row in rows if row[1] and row[1].startswith('{') %}
+        {% do built.update({row[0]: fromjson(row[1])}) %}
+    {% endfor %}
+    {{ return(built) }}
+{% endmacro %}
+
+{#
+    The first day a table's history must be computed from again, or nothing when it must be
+    computed whole. `built`: what the published history was built from (lake_history_built);
+    `days`: the present days now (`day`, `sha256`, `columns`), oldest first; `signature`: the
+    columns now (lake_history_plan). The versions that end on or before the present day
+    preceding the first day added, removed or rewritten cannot change, and that day's rows
+    give the rest all they compare with, when it and every later day have every column.
+#}
+{% macro lake_history_since(built, days, signature, names, full_refresh=false) -%}
+    {%- if built and not full_refresh and built['columns'] == signature -%}
+        {%- set now, changed, before = {}, [], [] -%}
+        {%- for day in days %}{% do now.update({day['day']: day['sha256']}) %}{% endfor -%}
+        {%- for day, sha256 in now.items() if built['days'].get(day) != sha256 %}{% do changed.append(day) %}{% endfor -%}
+        {%- for day in built['days'] if day not in now %}{% do changed.append(day) %}{% endfor -%}
+        {%- for day in days if not changed or day['day'] < changed | min %}{% do before.append(day) %}{% endfor -%}
+        {%- if before -%}
+            {%- set since = before[-1]['day'] -%}
+            {%- set whole = [] -%}
+            {%- for day in days if day['day'] >= since and day['columns'] | sort | list == names | sort | list -%}
+                {%- do whole.append(day) -%}
+            {%- endfor -%}
+            {%- if whole | length == days | selectattr('day', '>=', since) | list | length -%}{{ since }}{%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Into `next`, computed from the day `since` on, the versions of `published` that ended on or
+    before it, and the start of those that ran across it.
+#}
+{% macro lake_history_merge(next, published, key, since) -%}
+    insert into {{ next }} select * from {{ published }} where valid_to <= date '{{ since }}';
+    update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
+    where n.valid_from = date '{{ since }}' and o.valid_from < date '{{ since }}'
+        and (o.valid_to > date '{{ since }}' or o.valid_to is null)
+        {%- for name in key %} and n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }}{% endfor %}
+{%- endmacro %}
 
 {#
     A load locks only its own day: step 1 may rewrite another day meanwhile. Each partition
@@ -161,9 +225,11 @@
 {#
     Per table of `manifests` (the run date's), the manifests of its present days, oldest
     first: every day whose partition step 1 recorded as written (its ledger entry succeeded
-    and lists this manifest) and whose file matches its manifest (size and SHA-256).
+    and lists this manifest) and whose file matches its manifest: its size, and its SHA-256
+    unless the published history was built from that very manifest (`built`), whose file was
+    checked then.
 #}
-{% macro lake_present_days(manifests) %}
+{% macro lake_present_days(manifests, built) %}
     {% set globs = [] %}
     {% for manifest in manifests %}
         {% do globs.append(lake_sql_string(lake_path(lake_partition_dir(manifest['source'], manifest['table'], '*') ~ '/_manifest.json'))) %}
@@ -185,16 +251,24 @@
         {% endfor %}
     {% endif %}
     {% set present = {} %}
-    {% if candidates %}
-        {% set paths = [] %}
-        {% for key in candidates %}{% do paths.append(lake_sql_string(lake_path(key))) %}{% endfor %}
-        {% for row in run_query("select filename, size, sha256(content) from read_blob([" ~ paths | join(', ') ~ "])").rows %}
-            {% set manifest = candidates[lake_keys([row[0]])[0]] %}
-            {% if row[1] == manifest['bytes'] and row[2] == manifest['sha256'] %}
-                {% do present.setdefault(manifest['table'], []).append(manifest) %}
-            {% endif %}
-        {% endfor %}
+    {% set checked, sized = [], [] %}
+    {% for key, manifest in candidates.items() %}
+        {% set trusted = built.get(manifest['table'], {}).get('days', {}).get(manifest['date']) == manifest['sha256'] %}
+        {% do (sized if trusted else checked).append(lake_sql_string(lake_path(key))) %}
+    {% endfor %}
+    {% set found = [] %}
+    {% if checked %}
+        {% do found.extend(run_query("select filename, size, sha256(content) from read_blob([" ~ checked | join(', ') ~ "])").rows) %}
     {% endif %}
+    {% if sized %}
+        {% do found.extend(run_query("select filename, size, null from read_blob([" ~ sized | join(', ') ~ "])").rows) %}
+    {% endif %}
+    {% for row in found %}
+        {% set manifest = candidates[lake_keys([row[0]])[0]] %}
+        {% if row[1] == manifest['bytes'] and row[2] in [none, manifest['sha256']] %}
+            {% do present.setdefault(manifest['table'], []).append(manifest) %}
+        {% endif %}
+    {% endfor %}
     {% for table, days in present.items() %}
         {% do present.update({table: days | sort(attribute='date')}) %}
     {% endfor %}
@@ -208,7 +282,7 @@
     column whose type differs between days is kept as text, each day's values cast to it. None,
     said in the run's log, for a table with a column named as one history adds.
 #}
-{% macro lake_history_plan(schema, key, days) %}
+{% macro lake_history_plan(schema, key, days, built=none) %}
     {% set table = days[-1]['table'] %}
     {% set columns, seen, kinds = [], {}, {} %}
     {% for manifest in days | reverse %}
@@ -235,8 +309,19 @@
             {% do typed.append(column) %}
         {% endif %}
     {% endfor %}
-    {% set snapshot_days = [] %}
+    {% set signature = [] %}
+    {% for column in typed %}
+        {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
+    {% endfor %}
+    {% set present, recorded = [], {} %}
     {% for manifest in days %}
+        {% do present.append({'day': manifest['date'], 'sha256': manifest['sha256'],
+            'columns': manifest['columns'] | map(attribute='name') | list}) %}
+        {% do recorded.update({manifest['date']: manifest['sha256']}) %}
+    {% endfor %}
+    {% set since = lake_history_since(built, present, signature | join(', '), names, flags.FULL_REFRESH) | trim %}
+    {% set snapshot_days = [] %}
+    {% for manifest in days if manifest['date'] >= since %}
         {% set has = manifest['columns'] | map(attribute='name') | list %}
         {% if key | reject('in', has) | list %}
             {{ exceptions.raise_compiler_error('history.' ~ table ~ ': the partition of ' ~ manifest['date']
@@ -252,7 +337,8 @@
     {% endfor %}
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
-        'names': names, 'snapshot_days': snapshot_days}) }}
+        'names': names, 'snapshot_days': snapshot_days, 'since': since,
+        'built': {'days': recorded, 'columns': signature | join(', ')}}) }}
 {% endmacro %}
 
 {# Fill one table's history (a plan of lake_history_plan, its table created), unless a day has duplicate keys. #}

@@ -12,7 +12,7 @@ import datetime as dt
 import subprocess
 
 import pytest
-from helpers import DAY, query
+from helpers import DAY, dbt, query
 
 from extract import duck, pipeline
 from extract.config import REPO_ROOT
@@ -51,7 +51,9 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     query(source, "update products set unit_price = unit_price + 1 where product_id = 1")
     query(source, CUSTOMER)
     pipeline.extract(settings, DAYS[2], csv_path=settings.demo_csv)
+    capsys.readouterr()
     pipeline.load(settings, DAYS[2])
+    assert "history of 14 tables, each from the day before its first change" in capsys.readouterr().out
     assert_history_is_the_lake(settings, [DAY, DAYS[2]])
     moved = query(
         settings.dsn("warehouse"),
@@ -77,6 +79,14 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     pipeline.extract(settings, DAYS[1], csv_path=settings.demo_csv)
     pipeline.load(settings, DAYS[1])
     assert_history_is_the_lake(settings, DAYS)
+    # each load above built history from the day before its first change; a full refresh gives the same
+    tables = ("customers", "products", "orders", "order_details")
+    ordered = "select * from history.{} order by 1, 2, valid_from"
+    versions = {table: query(settings.dsn("warehouse"), ordered.format(table)) for table in tables}
+    rebuilt = dbt(settings, "build", "--full-refresh", env={"LAKEHOUSE_RUN_DATE": DAYS[1]})
+    assert rebuilt.success and "tables, computed whole for categories" in rebuilt.output, rebuilt.output[-3000:]
+    for table in tables:
+        assert query(settings.dsn("warehouse"), ordered.format(table)) == versions[table], table
     # the 20th: a column is added, another changes type (kept as text in history)
     query(source, "alter table customers add column segment text default 'retail'")
     query(source, "alter table products alter column units_in_stock type integer")

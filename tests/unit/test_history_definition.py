@@ -45,14 +45,35 @@ def _relation(columns: list[str], rows: list[dict]) -> str:
     return f"(select {select} from (values {values}))"
 
 
-def history(con: duckdb.DuckDBPyConnection, lake: dict[dt.date, tuple[list[str], list[dict]]]) -> set[tuple]:
+TYPES = {"id": "integer", "name": "varchar", "price": "decimal(10,2)", "note": "varchar"}
+PUBLISHED = f"create table {{name}} ({', '.join(f'{c} {t}' for c, t in TYPES.items())}, valid_from date, valid_to date)"
+
+
+def history(con: duckdb.DuckDBPyConnection, lake: dict, built: dict | None, full_refresh: bool) -> tuple[set, dict]:
+    """The versions a load publishes, as the project builds them: from the published ones and the
+    days that changed since (``built``: what those were built from), or whole; and what it built from."""
+    present = [{"day": day.isoformat(), "sha256": repr(lake[day]), "columns": lake[day][0]} for day in sorted(lake)]
+    names = sorted({name for day in present for name in day["columns"]})
+    since = str(MACRO.lake_history_since(built, present, ",".join(names), names, full_refresh)).strip()
     days = [
-        {"day": day.isoformat(), "relation": _relation(*lake[day]), "columns": lake[day][0]} for day in sorted(lake)
+        {"day": day["day"], "relation": _relation(*lake[dt.date.fromisoformat(day["day"])]), "columns": day["columns"]}
+        for day in present
+        if day["day"] >= since
     ]
     con.execute("create or replace temp table snapshots as " + str(MACRO.lake_history_snapshots(days, COLUMNS)))
     assert con.sql(str(MACRO.lake_history_duplicates("snapshots", days, KEY, COLUMNS))).fetchall() == []
-    rows = con.sql(str(MACRO.lake_history_versions("snapshots", days, KEY, COLUMNS))).fetchall()
-    return {(*row[:-2], row[-2].isoformat(), row[-1] and row[-1].isoformat()) for row in rows}
+    con.execute("drop table if exists next")
+    con.execute(PUBLISHED.format(name="next"))
+    con.execute("insert into next " + str(MACRO.lake_history_versions("snapshots", days, KEY, COLUMNS)))
+    if since:
+        for statement in str(MACRO.lake_history_merge("next", "published", KEY, since)).split(";"):
+            con.execute(statement)
+    con.execute("drop table if exists published")
+    con.execute("alter table next rename to published")
+    rows = con.sql("select * from published").fetchall()
+    versions = {(*row[:-2], row[-2].isoformat(), row[-1] and row[-1].isoformat()) for row in rows}
+    assert len(versions) == len(rows)
+    return versions, {"days": {day["day"]: day["sha256"] for day in present}, "columns": ",".join(names)}
 
 
 def definition(lake: dict[dt.date, tuple[list[str], list[dict]]]) -> set[tuple]:
@@ -104,12 +125,14 @@ snapshot = st.tuples(
 arrivals = st.lists(st.tuples(st.integers(0, 9), snapshot), min_size=1, max_size=8)
 
 
-@settings(max_examples=150, deadline=None)
-@given(arrivals)
-def test_history_after_every_arrival_is_the_definition_of_the_lake_as_it_is(arrived):
+@settings(max_examples=200, deadline=None)
+@given(arrivals, st.lists(st.booleans(), min_size=8, max_size=8))
+def test_history_after_every_arrival_is_the_definition_of_the_lake_as_it_is(arrived, full_refreshes):
+    """Day by day, incrementally (or whole, with --full-refresh, or when it must), always the definition."""
     con = duckdb.connect()
     lake: dict[dt.date, tuple[list[str], list[dict]]] = {}
-    for offset, day_snapshot in arrived:
-        columns, rows = day_snapshot
-        lake[FIRST + dt.timedelta(days=offset)] = (columns, rows)
-        assert history(con, lake) == definition(lake)  # prices: Decimal("1.00") == 1, and hash alike
+    built = None
+    for (offset, day_snapshot), full_refresh in zip(arrived, full_refreshes, strict=False):
+        lake[FIRST + dt.timedelta(days=offset)] = day_snapshot
+        versions, built = history(con, lake, built, full_refresh)
+        assert versions == definition(lake)  # prices: Decimal("1.00") == 1, and hash alike
