@@ -19,6 +19,8 @@ DOCS_PORT ?= 8080
 # backfill range, YYYY-MM-DD, both days included; EVOLVE=1 sets the demo source to each day's state first.
 FROM ?=
 TO ?=
+# make bench-history: how many consecutive days it loads.
+DAYS ?= 30
 # Extra pytest arguments for `make test`, e.g. PYTEST_ARGS="-m northwind".
 PYTEST_ARGS ?=
 # Optional: a real dump to (re)load into the source, and the CSV to extract.
@@ -33,7 +35,7 @@ AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench test test-spark test-airflow test-browser test-all lint clean
+.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench bench-history test test-spark test-airflow test-browser test-all lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -118,6 +120,9 @@ bench: setup $(SPARK_STAMP) ## benchmark at scale SF (SF="1 10 100 1000 10000" f
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev,bench,spark]'
 	$(PY) -m bench.run --sf $(SF) --runs $(RUNS) --lake $(LAKE) $(if $(filter 0,$(SPARK)),--no-spark)
 	$(PY) -m bench.plot
+
+bench-history: setup ## history's cost as days accumulate: DAYS (default 30) evolving demo days at SF, loaded in turn: bench/results/
+	$(PY) -m bench.history --sf $(SF) --days $(DAYS)
 
 # make test runs two workers (pytest-xdist), each a whole test file at a time, so a file's
 # servers start once; TEST_WORKERS=0 runs the suite in this process.

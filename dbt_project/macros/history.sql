@@ -144,8 +144,8 @@
 
 {#
     What the published history of each table was built from, by table: its `days` (day:
-    SHA-256 of the partition) and its `columns` (lake_history_plan's signature), as its
-    table comment records them. Empty when nothing is published.
+    SHA-256 of the partition), its `columns` (lake_history_plan's signature) and its `key`,
+    as its table comment records them. Empty when nothing is published.
 #}
 {% macro lake_history_built() %}
     {% set built = {} %}
@@ -338,7 +338,7 @@
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
         'names': names, 'snapshot_days': snapshot_days, 'since': since,
-        'built': {'days': recorded, 'columns': signature | join(', ')}}) }}
+        'built': {'days': recorded, 'columns': signature | join(', '), 'key': key}}) }}
 {% endmacro %}
 
 {# Fill one table's history (a plan of lake_history_plan, its table created), unless a day has duplicate keys. #}

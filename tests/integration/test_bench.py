@@ -9,6 +9,7 @@ from dataclasses import asdict
 import pytest
 from helpers import TARGET_DIR
 
+from bench import history
 from bench.floor import shape_of
 from bench.run import DATE, add_scaling, print_table, run
 from extract import ledger
@@ -66,3 +67,11 @@ def test_benchmark_smoke_run_at_scale_one(settings, capsys):
     assert "step2_vs_psql_by_hand" in out and "goal step2_load_vs_dbt_floor" in out
     assert "dbt_floor: a trivial project of" in out
     assert "step2_load phases (s): process start" in out
+
+
+@pytest.mark.bench
+def test_history_bench_smoke_run(settings):
+    summary = history.run(0.2, days=3)
+    assert [load["date"] for load in summary["loads"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    assert all(load["history_s"] > 0 and load["load_s"] >= load["history_s"] for load in summary["loads"])
+    assert set(summary["goals"]["history_day3_vs_day2"]) == {"value", "goal", "met"}

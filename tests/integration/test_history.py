@@ -119,6 +119,13 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     ) in said
     assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
 
+    # the audit every build runs: a version moved off the days history was built from is found
+    assert dbt(settings, "test", "--select", "history_versions").success
+    moved = "update history.customers set valid_from = '1999-01-01' where customer_id = 'ZZNEW' and valid_to is null"
+    query(settings.dsn("warehouse"), moved)
+    audit = dbt(settings, "test", "--select", "history_versions")
+    assert not audit.success and "Failure in test history_versions" in audit.output, audit.output[-2000:]
+
 
 def _section() -> str:
     return (REPO_ROOT / "README.md").read_text().split("### History", 1)[1].split("\n### ", 1)[0]

@@ -1,0 +1,40 @@
+{#
+    Every history table holds versions as history.sql defines them: one version per key and
+    day it starts, no two of a key overlapping, and each boundary a day the table was built
+    from (its comment's days). Run in the warehouse, on the tables the build wrote (or, for a
+    plain `dbt test`, the published ones); a failure names the table, the key and the day.
+#}
+{{ config(enabled=target.type == 'duckdb') }}
+
+{% set checks = [] %}
+{% if execute %}
+    {% set schema = lakehouse_building('history') if lakehouse_writing() else 'history' %}
+    {% set tables = run_query("select * from " ~ lake_postgres_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
+        ~ "from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
+        ~ "where n.nspname = " ~ lake_sql_string(schema) ~ " and c.relkind = 'r'")).rows %}
+    {% for table, comment in tables if comment and comment.startswith('{') and 'key' in fromjson(comment) %}
+        {% set built = fromjson(comment) %}
+        {% set key = [] %}
+        {% for name in built['key'] %}{% do key.append(lake_quote(name)) %}{% endfor %}
+        {% set days = [] %}
+        {% for day in built['days'] %}{% do days.append("date '" ~ day ~ "'") %}{% endfor %}
+        {% do checks.append("select " ~ lake_sql_string(table) ~ " as history_table, concat_ws(', ', "
+            ~ key | join('::text, ') ~ "::text) as key, valid_from, case "
+            ~ "when copies > 1 then 'two versions start on that day' "
+            ~ "when next_from < coalesce(valid_to, 'infinity') then 'overlaps the next version' "
+            ~ "else 'a boundary on a day the table was not built from' end as problem "
+            ~ "from (select *, count(*) over (partition by " ~ key | join(', ') ~ ", valid_from) as copies, "
+            ~ "lead(valid_from) over (partition by " ~ key | join(', ') ~ " order by valid_from) as next_from "
+            ~ "from " ~ lake_quote(schema) ~ "." ~ lake_quote(table) ~ ") as versions "
+            ~ "where copies > 1 or next_from < coalesce(valid_to, 'infinity') "
+            ~ "or not valid_from = any(array[" ~ days | join(', ') ~ "]::date[]) "
+            ~ "or not coalesce(valid_to = any(array[" ~ days | join(', ') ~ "]::date[]), true)") %}
+    {% endfor %}
+{% endif %}
+
+{% if checks %}
+select * from {{ lake_postgres_query(checks | join(' union all ')) }}
+{% else %}
+select null::varchar as history_table, null::varchar as key, null::date as valid_from, null::varchar as problem
+where false
+{% endif %}
