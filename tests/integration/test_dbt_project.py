@@ -60,7 +60,7 @@ def test_a_partial_build_publishes_nothing(built, capsys):
     warehouse = built.dsn("warehouse")
     before = query(warehouse, "select count(*) from marts.order_lines")
     run_dbt(built, "build", "--select", "staging", "--indirect-selection", "cautious", run=run_settings(DATE))
-    assert "warehouse NOT published (2 models and 9 tests did not run or did not pass)" in capsys.readouterr().out
+    assert "warehouse NOT published (2 models and 10 tests did not run or did not pass)" in capsys.readouterr().out
     assert query(warehouse, "select count(*) from marts.order_lines") == before == [(2155,)]
     assert query(warehouse, "select count(*) from marts.orders") == [(830,)]
 
