@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from extract.dbt import OUTPUT_FOLDERS
+
 DBT = str(Path(sys.executable).with_name("dbt"))
 # The generic tests dbt ships, taken in turn on each column of a model.
 TESTS = ("not_null", "unique", {"accepted_values": {"arguments": {"values": [1]}}})
@@ -103,5 +105,5 @@ def build_env(base: dict[str, str]) -> dict[str, str]:
     The floor keeps its artifacts and log in its own folder: sharing a ``DBT_TARGET_PATH`` with
     our project, each would find the other's partial parse and parse everything again.
     """
-    own = {key: value for key, value in base.items() if key not in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    own = {key: value for key, value in base.items() if key not in OUTPUT_FOLDERS}
     return {**own, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_LEVEL_FILE": "info", "DBT_USE_COLORS": "false"}

@@ -38,9 +38,18 @@ __all__ = [
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
+# The variables that move dbt's artifacts and log out of the project's target/ and logs/.
+OUTPUT_FOLDERS = ("DBT_TARGET_PATH", "DBT_LOG_PATH")
+
+
 def target_dir() -> Path:
     """dbt's artifacts folder: ``DBT_TARGET_PATH`` when set (relative to the project), else its target/."""
     return PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def log_dir() -> Path:
+    """dbt's log folder: ``DBT_LOG_PATH`` when set (relative to the project), else its logs/."""
+    return PROJECT_DIR / os.environ.get("DBT_LOG_PATH", "logs")
 
 
 SPARK_JAVA_HOME = REPO_ROOT / "spark" / "java_home"

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from extract.dbt import PROJECT_DIR
+
 NORTHWIND_FILES = {"northwind_sql": "NORTHWIND_SQL", "order_details_csv": "ORDER_DETAILS_CSV"}
 _DESELECTED = pytest.StashKey[int]()
 
 if "PYTEST_XDIST_WORKER" in os.environ:
     _worker = os.environ["PYTEST_XDIST_WORKER"]
-    _project = Path(__file__).resolve().parent.parent / "dbt_project"
-    os.environ["DBT_TARGET_PATH"] = str(_project / "target" / _worker)
-    os.environ["DBT_LOG_PATH"] = str(_project / "logs" / _worker)
+    os.environ["DBT_TARGET_PATH"] = str(PROJECT_DIR / "target" / _worker)
+    os.environ["DBT_LOG_PATH"] = str(PROJECT_DIR / "logs" / _worker)
 
 
 def _northwind_file(variable: str) -> Path:

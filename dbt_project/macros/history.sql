@@ -28,23 +28,27 @@
     {%- endfor %}
 {%- endmacro %}
 
+{# The snapshots' columns (lake_history_snapshots) that hold `key`, as a list: "v0, v3". #}
+{% macro lake_history_key(key, columns) -%}
+    {%- for name in key %}v{{ columns.index(name) }}{{ ', ' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
 {#
     Keys found twice on one day in `snapshots` (a relation of lake_history_snapshots): day,
     key and count, at most `limit`, on every day but the one `except_day` names.
 #}
 {% macro lake_history_duplicates(snapshots, days, key, columns, except_day=none, limit=5) -%}
-    {%- set keys = [] -%}
-    {%- for name in key %}{% do keys.append('v' ~ columns.index(name)) %}{% endfor -%}
+    {%- set by_key = lake_history_key(key, columns) -%}
     select [{% for day in days %}'{{ day['day'] }}'{{ ', ' if not loop.last }}{% endfor %}][idx + 1] as day,
-        {% for k in keys %}{{ k }}::varchar{{ ', ' if not loop.last }}{% endfor %}, count(*) as copies
+        {% for name in key %}v{{ columns.index(name) }}::varchar{{ ', ' if not loop.last }}{% endfor %}, count(*) as copies
     from {{ snapshots }}
     {%- set dates = days | map(attribute='day') | list %}
     {%- if except_day in dates %}
     where idx != {{ dates.index(except_day) }}
     {%- endif %}
-    group by idx, {{ keys | join(', ') }}
+    group by idx, {{ by_key }}
     having count(*) > 1
-    order by idx, {{ keys | join(', ') }}
+    order by idx, {{ by_key }}
     limit {{ limit }}
 {%- endmacro %}
 
@@ -54,9 +58,7 @@
     identify a row.
 #}
 {% macro lake_history_versions(snapshots, days, key, columns) -%}
-    {%- set keys = [] -%}
-    {%- for name in key %}{% do keys.append('v' ~ columns.index(name)) %}{% endfor -%}
-    {%- set by_key = keys | join(', ') -%}
+    {%- set by_key = lake_history_key(key, columns) -%}
     {%- set others = [] -%}
     {%- for column in columns %}{% if column not in key %}{% do others.append(loop.index0) %}{% endif %}{% endfor -%}
     with history_days (idx, day) as (
@@ -143,15 +145,15 @@
 {% endmacro %}
 
 {#
-    What the published history of each table was built from, by table: its `days` (day:
-    SHA-256 of the partition), its `columns` (lake_history_plan's signature) and its `key`,
-    as its table comment records them. Empty when nothing is published.
+    What the history of each table in `schema` (the published one by default) was built from,
+    by table: its `days` (day: SHA-256 of the partition), its `columns` (lake_history_plan's
+    signature) and its `key`, as its table comment records them. Empty when there is none.
 #}
-{% macro lake_history_built() %}
+{% macro lake_history_built(schema='history') %}
     {% set built = {} %}
     {% set rows = run_query("select * from " ~ lake_postgres_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
         ~ "from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
-        ~ "where n.nspname = 'history' and c.relkind = 'r'")).rows %}
+        ~ "where n.nspname = " ~ lake_sql_string(schema) ~ " and c.relkind = 'r'")).rows %}
     {% for row in rows if row[1] and row[1].startswith('{') %}
         {% do built.update({row[0]: fromjson(row[1])}) %}
     {% endfor %}

@@ -9,11 +9,7 @@
 {% set checks = [] %}
 {% if execute %}
     {% set schema = lakehouse_building('history') if lakehouse_writing() else 'history' %}
-    {% set tables = run_query("select * from " ~ lake_postgres_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
-        ~ "from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
-        ~ "where n.nspname = " ~ lake_sql_string(schema) ~ " and c.relkind = 'r'")).rows %}
-    {% for table, comment in tables if comment and comment.startswith('{') and 'key' in fromjson(comment) %}
-        {% set built = fromjson(comment) %}
+    {% for table, built in lake_history_built(schema).items() if 'key' in built %}
         {% set key = [] %}
         {% for name in built['key'] %}{% do key.append(lake_quote(name)) %}{% endfor %}
         {% set days = [] %}

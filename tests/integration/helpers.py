@@ -22,13 +22,13 @@ from pathlib import Path
 import psycopg2
 
 from extract.config import REPO_ROOT, Settings
-from extract.dbt import PROJECT_DIR, dbt_env, invoke, target_dir
+from extract.dbt import PROJECT_DIR, dbt_env, invoke, log_dir, target_dir
 from extract.lake import MANIFEST
 from extract.source import load_dump
 
 # Where dbt writes its artifacts and its log file (a folder per worker under pytest-xdist: tests/conftest.py).
 TARGET_DIR = target_dir()
-DBT_LOG = PROJECT_DIR / os.environ.get("DBT_LOG_PATH", "logs") / "dbt.log"
+DBT_LOG = log_dir() / "dbt.log"
 
 # The day the shared demo fixtures are extracted and loaded for (conftest.py: demo, loaded).
 DAY = "2024-01-15"

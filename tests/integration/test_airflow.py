@@ -23,6 +23,7 @@ from helpers import OWNER, READER, SUPERUSER, assert_whole, browse, demo_only, f
 
 from extract import ledger
 from extract.config import REPO_ROOT, load_settings
+from extract.dbt import OUTPUT_FOLDERS
 
 pytestmark = pytest.mark.airflow
 
@@ -69,7 +70,7 @@ def checkout(airflow_venv, tmp_path) -> Path:
 
 def make(root: Path, env: dict[str, str], line: str) -> subprocess.CompletedProcess:
     """A ``make …`` line run in ``root``, as a user types it (its dbt writes the checkout's own target/ and logs/)."""
-    env = {key: value for key, value in env.items() if key not in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    env = {key: value for key, value in env.items() if key not in OUTPUT_FOLDERS}
     result = subprocess.run(["bash", "-c", line], cwd=root, env=env, capture_output=True, text=True, timeout=600)
     print(result.stdout[-3000:], result.stderr[-3000:])
     return result

@@ -15,7 +15,7 @@ import pytest
 from helpers import assert_whole, query
 
 from extract.config import REPO_ROOT
-from extract.dbt import dbt_env
+from extract.dbt import OUTPUT_FOLDERS, dbt_env
 from extract.lake import partition_file
 
 DATE = "2024-01-15"
@@ -37,7 +37,7 @@ def checkout(settings, tmp_path):
     shutil.copy(REPO_ROOT / "profiles.yml", root)
     (root / ".venv").symlink_to(REPO_ROOT / ".venv")
     shutil.copytree(settings.data_dir, root / "data")
-    ours = ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE", "DBT_TARGET_PATH", "DBT_LOG_PATH")  # the checkout has its own
+    ours = ("LAKEHOUSE_DATA", "LAKEHOUSE_STATE", *OUTPUT_FOLDERS)  # the checkout has its own
     env = {key: value for key, value in dbt_env(settings).items() if key not in ours}
     return root, env
 
