@@ -55,9 +55,10 @@
 {#
     The versions of `snapshots` (a relation of lake_history_snapshots over `days`): every
     column of `columns` by name, then valid_from and valid_to. `key`: the columns that
-    identify a row.
+    identify a row. `continued` (lake_history_continued), when the first day is not the
+    history's first: the published versions that run across it, whose start it keeps.
 #}
-{% macro lake_history_versions(snapshots, days, key, columns) -%}
+{% macro lake_history_versions(snapshots, days, key, columns, continued=none) -%}
     {%- set by_key = lake_history_key(key, columns) -%}
     {%- set others = [] -%}
     {%- for column in columns %}{% if column not in key %}{% do others.append(loop.index0) %}{% endif %}{% endfor -%}
@@ -91,10 +92,15 @@
         group by {{ by_key }}, version
     )
     select {% for column in columns %}v{{ loop.index0 }} as {{ lake_quote(column) }}, {% endfor -%}
-        valid_from.day as valid_from, valid_to.day as valid_to
+        {{ 'coalesce(continued.valid_from, valid_from.day)' if continued else 'valid_from.day' }} as valid_from,
+        valid_to.day as valid_to
     from versions
     inner join history_days as valid_from on valid_from.idx = versions.first_idx
     left join history_days as valid_to on valid_to.idx = versions.last_idx + 1
+    {%- if continued %}
+    left join {{ continued }} as continued on versions.first_idx = 0
+        {%- for name in key %} and continued.{{ lake_quote(name) }} = versions.v{{ columns.index(name) }}{% endfor %}
+    {%- endif %}
 {%- endmacro %}
 
 {#
@@ -126,8 +132,8 @@
                     ~ ' add column valid_from date not null, add column valid_to date']) %}
                 {% do alters.extend(plan['table']['alters']) %}
                 {% if plan['since'] %}
-                    {% do merges.append(lake_history_merge(plan['relation'], lake_quote('history') ~ '.'
-                        ~ lake_quote(plan['name']), plan['key'], plan['since'])) %}
+                    {% do merges.append('insert into ' ~ plan['relation'] ~ ' '
+                        ~ lake_history_ended(plan['published'], plan['since'])) %}
                 {% endif %}
                 {% do merges.append('comment on table ' ~ plan['relation'] ~ ' is ' ~ lake_sql_string(tojson(plan['built']))) %}
             {% endif %}
@@ -187,15 +193,17 @@
 {%- endmacro %}
 
 {#
-    Into `next`, computed from the day `since` on, the versions of `published` that ended on or
-    before it, and the start of those that ran across it.
+    The key and start of the versions of `published` that run across the day `since`, from
+    which a history is computed again: a query in PostgreSQL's dialect and DuckDB's alike.
 #}
-{% macro lake_history_merge(next, published, key, since) -%}
-    insert into {{ next }} select * from {{ published }} where valid_to <= date '{{ since }}';
-    update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
-    where n.valid_from = date '{{ since }}' and o.valid_from < date '{{ since }}'
-        and (o.valid_to > date '{{ since }}' or o.valid_to is null)
-        {%- for name in key %} and n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }}{% endfor %}
+{% macro lake_history_continued(published, key, since) -%}
+    select {% for name in key %}{{ lake_quote(name) }}, {% endfor %}valid_from from {{ published }}
+    where valid_from < date '{{ since }}' and (valid_to > date '{{ since }}' or valid_to is null)
+{%- endmacro %}
+
+{# The versions of `published` that ended on or before the day `since`, from which a history is computed again. #}
+{% macro lake_history_ended(published, since) -%}
+    select * from {{ published }} where valid_to <= date '{{ since }}'
 {%- endmacro %}
 
 {#
@@ -279,7 +287,7 @@
 
 {#
     What building one table's history takes, from `days` (its present days' manifests, oldest
-    first): its `relation` in `schema`, its `table` statements (lake_raw_table), the `names` of
+    first): its `relation` in `schema` and its `published` one, its `table` statements (lake_raw_table), the `names` of
     its columns (the newest day's, then those only earlier days have), its `snapshot_days`. A
     column whose type differs between days is kept as text, each day's values cast to it. None,
     said in the run's log, for a table with a column named as one history adds.
@@ -338,6 +346,7 @@
         {% do snapshot_days.append({'day': manifest['date'], 'relation': relation, 'columns': has}) %}
     {% endfor %}
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
+        'published': lake_quote('history') ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
         'names': names, 'snapshot_days': snapshot_days, 'since': since,
         'built': {'days': recorded, 'columns': signature | join(', '), 'key': key}}) }}
@@ -364,7 +373,8 @@
             ~ ') in the lake: ' ~ found | join('; ') ~ '; the warehouse keeps its previous history (replace that partition with '
             ~ 'the data of its day, or remove it)') }}
     {% endif %}
+    {% set continued = lake_postgres_query(lake_history_continued(plan['published'], key, plan['since'])) if plan['since'] %}
     {% do run_query("insert into warehouse." ~ plan['relation'] ~ " "
-        ~ lake_history_versions('lakehouse_history_snapshots', days, key, names)) %}
+        ~ lake_history_versions('lakehouse_history_snapshots', days, key, names, continued)) %}
     {% do run_query("drop table lakehouse_history_snapshots") %}
 {% endmacro %}
