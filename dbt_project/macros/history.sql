@@ -92,14 +92,15 @@
         group by {{ by_key }}, version
     )
     select {% for column in columns %}v{{ loop.index0 }} as {{ lake_quote(column) }}, {% endfor -%}
-        {{ 'coalesce(continued.valid_from, valid_from.day)' if continued else 'valid_from.day' }} as valid_from,
+        {{ 'coalesce(case when versions.first_idx = 0 then continued.valid_from end, valid_from.day)'
+            if continued else 'valid_from.day' }} as valid_from,
         valid_to.day as valid_to
     from versions
     inner join history_days as valid_from on valid_from.idx = versions.first_idx
     left join history_days as valid_to on valid_to.idx = versions.last_idx + 1
     {%- if continued %}
-    left join {{ continued }} as continued on versions.first_idx = 0
-        {%- for name in key %} and continued.{{ lake_quote(name) }} = versions.v{{ columns.index(name) }}{% endfor %}
+    left join {{ continued }} as continued on
+        {%- for name in key %} {{ 'and ' if not loop.first }}continued.{{ lake_quote(name) }} = versions.v{{ columns.index(name) }}{% endfor %}
     {%- endif %}
 {%- endmacro %}
 
@@ -153,7 +154,8 @@
 {#
     What the history of each table in `schema` (the published one by default) was built from,
     by table: its `days` (day: SHA-256 of the partition), its `columns` (lake_history_plan's
-    signature) and its `key`, as its table comment records them. Empty when there is none.
+    signature), its `key` and its `partial` columns (those some of its days lack), as its table
+    comment records them. Empty when there is none.
 #}
 {% macro lake_history_built(schema='history') %}
     {% set built = {} %}
@@ -323,7 +325,12 @@
     {% for column in typed %}
         {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
     {% endfor %}
-    {% set present, recorded = [], {} %}
+    {% set present, recorded, partial = [], {}, [] %}
+    {% for name in names %}
+        {% for manifest in days if name not in manifest['columns'] | map(attribute='name') %}
+            {% do partial.append(name) if loop.first %}
+        {% endfor %}
+    {% endfor %}
     {% for manifest in days %}
         {% do present.append({'day': manifest['date'], 'sha256': manifest['sha256'],
             'columns': manifest['columns'] | map(attribute='name') | list}) %}
@@ -349,7 +356,7 @@
         'published': lake_quote('history') ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
         'names': names, 'snapshot_days': snapshot_days, 'since': since,
-        'built': {'days': recorded, 'columns': signature | join(', '), 'key': key}}) }}
+        'built': {'days': recorded, 'columns': signature | join(', '), 'key': key, 'partial': partial}}) }}
 {% endmacro %}
 
 {# Fill one table's history (a plan of lake_history_plan, its table created), unless a day has duplicate keys. #}

@@ -119,8 +119,24 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     ) in said
     assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
 
-    # the audit every build runs: a version moved off the days history was built from is found
+    # the audit every build runs: a version split in two equal ones, or moved off the days history
+    # was built from, is found
     assert dbt(settings, "test", "--select", "history_versions").success
+    warehouse = settings.dsn("warehouse")
+    current = f"select min(customer_id) from history.customers where valid_from = '{DAY}' and valid_to is null"
+    whole = f"customer_id = {literal(query(warehouse, current)[0][0])}"
+    split = (
+        f"with half as (update history.customers set valid_to = '{DAYS[2]}' where {whole} and valid_to is null "
+        "returning *) insert into history.customers select (jsonb_populate_record(null::history.customers, "
+        f"to_jsonb(half) || '{{\"valid_from\": \"{DAYS[2]}\", \"valid_to\": null}}')).* from half"
+    )
+    query(warehouse, split)
+    assert not dbt(settings, "test", "--select", "history_versions").success
+    assert query(warehouse, "select distinct problem from test_failures.history_versions") == [
+        ("equals the version before it",)
+    ]
+    query(warehouse, f"delete from history.customers where {whole} and valid_from = '{DAYS[2]}'")
+    query(warehouse, f"update history.customers set valid_to = null where {whole} and valid_to = '{DAYS[2]}'")
     moved = "update history.customers set valid_from = '1999-01-01' where customer_id = 'ZZNEW' and valid_to is null"
     query(settings.dsn("warehouse"), moved)
     audit = dbt(settings, "test", "--select", "history_versions")
