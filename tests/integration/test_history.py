@@ -128,7 +128,7 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     split = (
         f"with half as (update history.customers set valid_to = '{DAYS[2]}' where {whole} and valid_to is null "
         "returning *) insert into history.customers select (jsonb_populate_record(null::history.customers, "
-        f"to_jsonb(half) || '{{\"valid_from\": \"{DAYS[2]}\", \"valid_to\": null}}')).* from half"
+        f'to_jsonb(half) || \'{{"valid_from": "{DAYS[2]}", "valid_to": null}}\')).* from half'
     )
     query(warehouse, split)
     assert not dbt(settings, "test", "--select", "history_versions").success
