@@ -108,10 +108,13 @@
     On-run-start of build and run, after the raw copy: "history__next" gets every keyed table's
     versions over all its present days, published with raw and the marts. A table whose
     partition names no primary key gets none, and the run says so. As for raw, the DDL of all
-    tables goes in one round trip, and the type changes in another.
+    tables goes in one round trip, and the type changes in another. The postgres target keeps
+    its own (postgres_history.sql).
 #}
 {% macro load_history_tables() %}
-    {% if target.type == 'duckdb' and lakehouse_writing() %}
+    {% if target.type == 'postgres' and lakehouse_writing() %}
+        {% do load_postgres_history() %}
+    {% elif target.type == 'duckdb' and lakehouse_writing() %}
         {% set schema = lakehouse_building('history') %}
         {% set ledger = lake_ledger() %}
         {% set keyed, unkeyed = [], [] %}
@@ -159,7 +162,7 @@
 #}
 {% macro lake_history_built(schema='history') %}
     {% set built = {} %}
-    {% set rows = run_query("select * from " ~ lake_postgres_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
+    {% set rows = run_query("select * from " ~ lakehouse_warehouse_query("select c.relname::text, obj_description(c.oid, 'pg_class') "
         ~ "from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
         ~ "where n.nspname = " ~ lake_sql_string(schema) ~ " and c.relkind = 'r'")).rows %}
     {% for row in rows if row[1] and row[1].startswith('{') %}

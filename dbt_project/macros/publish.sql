@@ -15,8 +15,8 @@
 {%- endmacro %}
 
 {#
-    The warehouse schemas a build writes under "__next" and publishes: the raw copy and the
-    history (dbt-duckdb only; macros/history.sql), and the marts. Spark publishes nothing
+    The warehouse schemas a build writes under "__next" and publishes: the marts, the history
+    (macros/history.sql; postgres_history.sql on dbt-postgres) and the raw copy (dbt-duckdb only). Spark publishes nothing
     itself: its tables stay in its own catalog, and `make load TARGET=spark` publishes its
     marts through the lakehouse target (spark_marts.sql).
 #}
@@ -24,7 +24,7 @@
     {% if target.type == 'spark' %}
         {{ return([]) }}
     {% endif %}
-    {{ return([lakehouse_schema('marts')] + ([var('raw_schema'), 'history'] if target.type == 'duckdb' else [])) }}
+    {{ return([lakehouse_schema('marts'), lakehouse_schema('history')] + ([var('raw_schema')] if target.type == 'duckdb' else [])) }}
 {% endmacro %}
 
 {# Whether this command writes models, and so writes (and reads) the unpublished twins. #}
@@ -163,4 +163,12 @@
         {{ return(lake_postgres_call(statements | join('; '))) }}
     {% endif %}
     {{ return(statements | join(';\n')) }}
+{% endmacro %}
+
+{# A table expression of the rows of `sql` (PostgreSQL's dialect), run in the warehouse: through DuckDB's attached database on dbt-duckdb. #}
+{% macro lakehouse_warehouse_query(sql) %}
+    {% if target.type == 'duckdb' %}
+        {{ return(lake_postgres_query(sql)) }}
+    {% endif %}
+    {{ return('(' ~ sql ~ ') as warehouse_query') }}
 {% endmacro %}

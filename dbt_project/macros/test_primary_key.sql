@@ -46,9 +46,6 @@
         where k.contype = 'p' and n.nspname = {{ lake_sql_string(relation.schema) }}
             and c.relname = {{ lake_sql_string(relation.identifier) }}
     {% endset %}
-    {% if target.type == 'duckdb' %}
-        {% set catalog = "select * from " ~ lake_postgres_query(catalog) %}
-    {% endif %}
-    {% set found = run_query(catalog).columns[0].values() | list %}
+    {% set found = run_query("select * from " ~ lakehouse_warehouse_query(catalog)).columns[0].values() | list %}
     {{ return(found | sort == key | sort) }}
 {% endmacro %}

@@ -6,11 +6,11 @@
     have it). Run in the warehouse, on the tables the build wrote (or, for a plain `dbt test`,
     the published ones); a failure names the table, the key and the day.
 #}
-{{ config(enabled=target.type == 'duckdb') }}
+{{ config(enabled=target.type in ['duckdb', 'postgres']) }}
 
 {% set checks = [] %}
 {% if execute %}
-    {% set schema = lakehouse_building('history') if lakehouse_writing() else 'history' %}
+    {% set schema = lakehouse_building(lakehouse_schema('history')) if lakehouse_writing() else lakehouse_schema('history') %}
     {% for table, built in lake_history_built(schema).items() if 'key' in built %}
         {% set relation = lake_quote(schema) ~ '.' ~ lake_quote(table) %}
         {% set key = [] %}
@@ -44,7 +44,7 @@
 {% endif %}
 
 {% if checks %}
-select * from {{ lake_postgres_query(checks | join(' union all ')) }}
+select * from {{ lakehouse_warehouse_query(checks | join(' union all ')) }}
 {% else %}
 select null::varchar as history_table, null::varchar as key, null::date as valid_from, null::varchar as problem
 where false
