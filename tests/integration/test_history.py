@@ -42,8 +42,8 @@ def load_both(settings, date: str) -> None:
     """A day loaded, then built on the postgres target, whose history must then equal history's, table by table."""
     pipeline.load(settings, date)
     pipeline.load(settings, date, target="postgres")
-    tables = "select table_name from information_schema.tables where table_schema = 'history'"
-    tables = query(settings.dsn("warehouse"), tables)
+    listed = "select table_name from information_schema.tables where table_schema = 'history'"
+    tables = query(settings.dsn("warehouse"), listed)
     assert len(tables) == 14
     for (table,) in tables:
         for one, other in (("history", "postgres_history"), ("postgres_history", "history")):
