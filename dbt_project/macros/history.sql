@@ -55,10 +55,10 @@
 {#
     The versions of `snapshots` (a relation of lake_history_snapshots over `days`): every
     column of `columns` by name, then valid_from and valid_to. `key`: the columns that
-    identify a row. `continued` (lake_history_continued), when the first day is not the
-    history's first: the published versions that run across it, whose start it keeps.
+    identify a row. `changed_only`, when the first day is not the history's first: without the
+    versions that span every day, which the history published before has (lake_history_merge).
 #}
-{% macro lake_history_versions(snapshots, days, key, columns, continued=none) -%}
+{% macro lake_history_versions(snapshots, days, key, columns, changed_only=false) -%}
     {%- set by_key = lake_history_key(key, columns) -%}
     {%- set others = [] -%}
     {%- for column in columns %}{% if column not in key %}{% do others.append(loop.index0) %}{% endif %}{% endfor -%}
@@ -92,15 +92,12 @@
         group by {{ by_key }}, version
     )
     select {% for column in columns %}v{{ loop.index0 }} as {{ lake_quote(column) }}, {% endfor -%}
-        {{ 'coalesce(case when versions.first_idx = 0 then continued.valid_from end, valid_from.day)'
-            if continued else 'valid_from.day' }} as valid_from,
-        valid_to.day as valid_to
+        valid_from.day as valid_from, valid_to.day as valid_to
     from versions
     inner join history_days as valid_from on valid_from.idx = versions.first_idx
     left join history_days as valid_to on valid_to.idx = versions.last_idx + 1
-    {%- if continued %}
-    left join {{ continued }} as continued on
-        {%- for name in key %} {{ 'and ' if not loop.first }}continued.{{ lake_quote(name) }} = versions.v{{ columns.index(name) }}{% endfor %}
+    {%- if changed_only %}
+    where not (versions.first_idx = 0 and versions.last_idx = {{ days | length - 1 }})
     {%- endif %}
 {%- endmacro %}
 
@@ -136,8 +133,8 @@
                     ~ ' add column valid_from date not null, add column valid_to date']) %}
                 {% do alters.extend(plan['table']['alters']) %}
                 {% if plan['since'] %}
-                    {% do merges.append('insert into ' ~ plan['relation'] ~ ' '
-                        ~ lake_history_ended(plan['published'], plan['since'])) %}
+                    {% do merges.append(lake_history_merge(plan['relation'], plan['published'], plan['key'],
+                        plan['names'], plan['since'])) %}
                 {% endif %}
                 {% do merges.append('comment on table ' ~ plan['relation'] ~ ' is ' ~ lake_sql_string(tojson(plan['built']))) %}
             {% endif %}
@@ -198,17 +195,23 @@
 {%- endmacro %}
 
 {#
-    The key and start of the versions of `published` that run across the day `since`, from
-    which a history is computed again: a query in PostgreSQL's dialect and DuckDB's alike.
+    The statements that complete `next`, which holds the versions computed from the day `since` on
+    of the keys that changed from that day on (lake_history_versions' `changed_only`), from the
+    versions of `published`: those of the other keys that run across `since` (now current),
+    those that ended on or before it, and the start of the changed keys' versions that run across
+    it. Only the changes cross from DuckDB; PostgreSQL copies the rest. `columns`: the names of
+    the columns before valid_from and valid_to.
 #}
-{% macro lake_history_continued(published, key, since) -%}
-    select {% for name in key %}{{ lake_quote(name) }}, {% endfor %}valid_from from {{ published }}
-    where valid_from < date '{{ since }}' and (valid_to > date '{{ since }}' or valid_to is null)
-{%- endmacro %}
-
-{# The versions of `published` that ended on or before the day `since`, from which a history is computed again. #}
-{% macro lake_history_ended(published, since) -%}
-    select * from {{ published }} where valid_to <= date '{{ since }}'
+{% macro lake_history_merge(next, published, key, columns, since) -%}
+    {%- set day = "date '" ~ since ~ "'" -%}
+    {%- set across = 'valid_from <= ' ~ day ~ ' and (valid_to > ' ~ day ~ ' or valid_to is null)' -%}
+    insert into {{ next }} select {% for name in columns %}o.{{ lake_quote(name) }}, {% endfor %}o.valid_from, null
+    from {{ published }} as o where o.{{ across }}
+        and not exists (select 1 from {{ next }} as n where {% for name in key %}{{ 'and ' if not loop.first }}n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }} {% endfor %});
+    insert into {{ next }} select * from {{ published }} where valid_to <= {{ day }};
+    update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
+    where n.valid_from = {{ day }} and o.valid_from < {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
+        {%- for name in key %} and n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }}{% endfor %}
 {%- endmacro %}
 
 {#
@@ -329,11 +332,7 @@
         {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
     {% endfor %}
     {% set present, recorded, partial = [], {}, [] %}
-    {% for name in names %}
-        {% for manifest in days if name not in manifest['columns'] | map(attribute='name') %}
-            {% do partial.append(name) if loop.first %}
-        {% endfor %}
-    {% endfor %}
+    {% for name in names if kinds[name] | length < days | length %}{% do partial.append(name) %}{% endfor %}
     {% for manifest in days %}
         {% do present.append({'day': manifest['date'], 'sha256': manifest['sha256'],
             'columns': manifest['columns'] | map(attribute='name') | list}) %}
@@ -383,8 +382,7 @@
             ~ ') in the lake: ' ~ found | join('; ') ~ '; the warehouse keeps its previous history (replace that partition with '
             ~ 'the data of its day, or remove it)') }}
     {% endif %}
-    {% set continued = lake_postgres_query(lake_history_continued(plan['published'], key, plan['since'])) if plan['since'] %}
     {% do run_query("insert into warehouse." ~ plan['relation'] ~ " "
-        ~ lake_history_versions('lakehouse_history_snapshots', days, key, names, continued)) %}
+        ~ lake_history_versions('lakehouse_history_snapshots', days, key, names, plan['since'] != '')) %}
     {% do run_query("drop table lakehouse_history_snapshots") %}
 {% endmacro %}

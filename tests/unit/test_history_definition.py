@@ -64,10 +64,10 @@ def history(con: duckdb.DuckDBPyConnection, lake: dict, built: dict | None, full
     assert con.sql(str(MACRO.lake_history_duplicates("snapshots", days, KEY, COLUMNS))).fetchall() == []
     con.execute("drop table if exists next")
     con.execute(PUBLISHED.format(name="next"))
-    continued = f"({MACRO.lake_history_continued('published', KEY, since)})" if since else None
-    con.execute("insert into next " + str(MACRO.lake_history_versions("snapshots", days, KEY, COLUMNS, continued)))
+    con.execute("insert into next " + str(MACRO.lake_history_versions("snapshots", days, KEY, COLUMNS, bool(since))))
     if since:
-        con.execute("insert into next " + str(MACRO.lake_history_ended("published", since)))
+        for statement in str(MACRO.lake_history_merge("next", "published", KEY, COLUMNS, since)).split(";"):
+            con.execute(statement)
     con.execute("drop table if exists published")
     con.execute("alter table next rename to published")
     rows = con.sql("select * from published").fetchall()
