@@ -125,7 +125,7 @@
         {% set present = lake_present_days(keyed, built) %}
         {% set plans, ddl, alters, merges = [], [], [], [] %}
         {% for manifest in keyed %}  {# the run date's key, over every present day #}
-            {% set plan = lake_history_plan(schema, manifest['primary_key'], present[manifest['table']],
+            {% set plan = lake_history_plan(schema, manifest['primary_key'], present['tables'][manifest['table']],
                 built.get(manifest['table'])) %}
             {% if plan %}
                 {% do plans.append(plan) %}
@@ -219,76 +219,84 @@
     history read must still have the manifest it was verified against, or nothing is published.
 #}
 {% macro lake_history_unchanged(present) %}
-    {% set used = {} %}
-    {% for days in present.values() %}
-        {% for manifest in days %}
-            {% do used.update({lake_partition_dir(manifest['source'], manifest['table'], manifest['date']): manifest['sha256']}) %}
-        {% endfor %}
-    {% endfor %}
-    {% set paths = [] %}
-    {% for folder in used %}{% do paths.append(lake_sql_string(lake_path(folder ~ '/_manifest.json'))) %}{% endfor %}
     {% set now = {} %}
-    {% if paths %}
-        {% for row in run_query("select content from read_text([" ~ paths | join(', ') ~ "])").rows %}
-            {% set manifest = fromjson(row[0]) %}
-            {% do now.update({lake_partition_dir(manifest['source'], manifest['table'], manifest['date']): manifest['sha256']}) %}
+    {% if present['globs'] %}
+        {% for filename, sha256 in run_query("select filename, json_extract_string(content, '$.sha256') from read_text(["
+            ~ present['globs'] | join(', ') ~ "])").rows %}
+            {% do now.update({filename: sha256}) %}
         {% endfor %}
     {% endif %}
-    {% for folder, sha256 in used.items() if now.get(folder) != sha256 %}
-        {{ exceptions.raise_compiler_error('history: ' ~ folder ~ ' was rewritten by step 1 while this load read it: '
+    {% for filename, sha256 in present['manifests'].items() if now.get(filename) != sha256 %}
+        {{ exceptions.raise_compiler_error('history: ' ~ filename ~ ' was rewritten by step 1 while this load read it: '
             ~ 'nothing published; run the load again') }}
     {% endfor %}
 {% endmacro %}
 
 {#
-    Per table of `manifests` (the run date's), the manifests of its present days, oldest
-    first: every day whose partition step 1 recorded as written (its ledger entry succeeded
+    The present days of each table of `manifests` (the run date's): `tables`, by table, the
+    manifests of the days whose partition step 1 recorded as written (its ledger entry succeeded
     and lists this manifest) and whose file matches its manifest: its size, and its SHA-256
     unless the published history was built from that very manifest (`built`), whose file was
-    checked then.
+    checked then; oldest first. Also the `manifests` read (path: SHA-256) and their `globs`, for
+    lake_history_unchanged. DuckDB joins the days' manifests, ledger entries and file sizes in
+    one query, so what a load does here grows with the tables, not with the days the lake keeps.
 #}
 {% macro lake_present_days(manifests, built) %}
-    {% set globs = [] %}
+    {% set globs, files = [], [] %}
     {% for manifest in manifests %}
-        {% do globs.append(lake_sql_string(lake_path(lake_partition_dir(manifest['source'], manifest['table'], '*') ~ '/_manifest.json'))) %}
+        {% set folder = lake_path(lake_partition_dir(manifest['source'], manifest['table'], '*')) %}
+        {% do globs.append(lake_sql_string(folder ~ '/_manifest.json')) %}
+        {% do files.append(lake_sql_string(folder ~ '/*')) %}
     {% endfor %}
-    {% set recorded = {} %}
-    {% for entry in lake_read_json_files('_ledger/*/extract_*.json') if entry['status'] == 'success' %}
-        {% for listed in entry['details']['partitions'] %}
-            {% do recorded.update({lake_partition_dir(listed['source'], listed['table'], entry['date']): listed['sha256']}) %}
-        {% endfor %}
+    {% set present = {'tables': {}, 'manifests': {}, 'globs': globs} %}
+    {% if not globs %}
+        {{ return(present) }}
+    {% endif %}
+    {% set days %}
+        with recorded as (
+            select json_extract_string(entry, '$.date') as date, json_extract_string(listed, '$.table') as table_name,
+                json_extract_string(listed, '$.sha256') as sha256
+            from (
+                select content::json as entry, unnest(json_extract(content, '$.details.partitions[*]')) as listed
+                from read_text({{ lake_sql_string(lake_path('_ledger/*/extract_*.json')) }})
+            )
+            where json_extract_string(entry, '$.status') = 'success'
+        ),
+        written as (
+            select filename, content, json_extract_string(content, '$.date') as date,
+                json_extract_string(content, '$.table') as table_name, json_extract_string(content, '$.sha256') as sha256,
+                json_extract(content, '$.bytes')::bigint as bytes,
+                left(filename, length(filename) - length('_manifest.json')) || json_extract_string(content, '$.file') as file
+            from read_text([{{ globs | join(', ') }}])
+        )
+        select written.filename, written.content, written.file
+        from written
+        inner join recorded using (date, table_name, sha256)
+        inner join read_blob([{{ files | join(', ') }}]) as blob on blob.filename = written.file and blob.size = written.bytes
+    {% endset %}
+    {% set unchecked = {} %}
+    {% for filename, content, file in run_query(days).rows %}
+        {% set manifest = fromjson(content) %}
+        {% if built.get(manifest['table'], {}).get('days', {}).get(manifest['date']) == manifest['sha256'] %}
+            {% do present['tables'].setdefault(manifest['table'], []).append(manifest) %}
+            {% do present['manifests'].update({filename: manifest['sha256']}) %}
+        {% else %}
+            {% do unchecked.update({file: (filename, manifest)}) %}
+        {% endif %}
     {% endfor %}
-    {% set candidates = {} %}
-    {% if globs %}
-        {% for row in run_query("select content from read_text([" ~ globs | join(', ') ~ "])").rows %}
-            {% set manifest = fromjson(row[0]) %}
-            {% set folder = lake_partition_dir(manifest['source'], manifest['table'], manifest['date']) %}
-            {% if recorded.get(folder) == manifest['sha256'] %}
-                {% do candidates.update({folder ~ '/' ~ manifest['file']: manifest}) %}
+    {% if unchecked %}
+        {% set paths = [] %}
+        {% for file in unchecked %}{% do paths.append(lake_sql_string(file)) %}{% endfor %}
+        {% for file, sha256 in run_query("select filename, sha256(content) from read_blob([" ~ paths | join(', ') ~ "])").rows %}
+            {% set filename, manifest = unchecked[file] %}
+            {% if sha256 == manifest['sha256'] %}
+                {% do present['tables'].setdefault(manifest['table'], []).append(manifest) %}
+                {% do present['manifests'].update({filename: manifest['sha256']}) %}
             {% endif %}
         {% endfor %}
     {% endif %}
-    {% set present = {} %}
-    {% set checked, sized = [], [] %}
-    {% for key, manifest in candidates.items() %}
-        {% set trusted = built.get(manifest['table'], {}).get('days', {}).get(manifest['date']) == manifest['sha256'] %}
-        {% do (sized if trusted else checked).append(lake_sql_string(lake_path(key))) %}
-    {% endfor %}
-    {% set found = [] %}
-    {% if checked %}
-        {% do found.extend(run_query("select filename, size, sha256(content) from read_blob([" ~ checked | join(', ') ~ "])").rows) %}
-    {% endif %}
-    {% if sized %}
-        {% do found.extend(run_query("select filename, size, null from read_blob([" ~ sized | join(', ') ~ "])").rows) %}
-    {% endif %}
-    {% for row in found %}
-        {% set manifest = candidates[lake_keys([row[0]])[0]] %}
-        {% if row[1] == manifest['bytes'] and row[2] in [none, manifest['sha256']] %}
-            {% do present.setdefault(manifest['table'], []).append(manifest) %}
-        {% endif %}
-    {% endfor %}
-    {% for table, days in present.items() %}
-        {% do present.update({table: days | sort(attribute='date')}) %}
+    {% for table, days in present['tables'].items() %}
+        {% do present['tables'].update({table: days | sort(attribute='date')}) %}
     {% endfor %}
     {{ return(present) }}
 {% endmacro %}
@@ -302,16 +310,26 @@
 #}
 {% macro lake_history_plan(schema, key, days, built=none) %}
     {% set table = days[-1]['table'] %}
-    {% set columns, seen, kinds = [], {}, {} %}
+    {# Days share their columns: each distinct list (newest first) is read once, with its number of days. #}
+    {% set shapes, shape_of = {}, {} %}
     {% for manifest in days | reverse %}
-        {% for column in manifest['columns'] %}
+        {% set shape = tojson(manifest['columns']) %}
+        {% do shape_of.update({manifest['date']: shape}) %}
+        {% do shapes.update({shape: shapes.get(shape, {'columns': manifest['columns'], 'days': 0})}) %}
+        {% do shapes[shape].update({'days': shapes[shape]['days'] + 1}) %}
+    {% endfor %}
+    {% set columns, seen, kinds, counts = [], {}, {}, {} %}
+    {% for shape in shapes.values() %}
+        {% for column in shape['columns'] %}
             {% if column['name'] not in seen %}
                 {% do seen.update({column['name']: column}) %}
                 {% do columns.append(column) %}
             {% endif %}
             {% do kinds.setdefault(column['name'], []).append([column['type'], column['source_type'], column['warehouse_type'],
                 column.get('enum_labels'), column.get('domain'), column.get('domain_clauses')] | string) %}
+            {% do counts.update({column['name']: counts.get(column['name'], 0) + shape['days']}) %}
         {% endfor %}
+        {% do shape.update({'names': shape['columns'] | map(attribute='name') | list}) %}
     {% endfor %}
     {% set names = columns | map(attribute='name') | list %}
     {% if 'valid_from' in names or 'valid_to' in names %}
@@ -332,10 +350,10 @@
         {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
     {% endfor %}
     {% set present, recorded, partial = [], {}, [] %}
-    {% for name in names if kinds[name] | length < days | length %}{% do partial.append(name) %}{% endfor %}
+    {% for name in names if counts[name] < days | length %}{% do partial.append(name) %}{% endfor %}
     {% for manifest in days %}
         {% do present.append({'day': manifest['date'], 'sha256': manifest['sha256'],
-            'columns': manifest['columns'] | map(attribute='name') | list}) %}
+            'columns': shapes[shape_of[manifest['date']]]['names']}) %}
         {% do recorded.update({manifest['date']: manifest['sha256']}) %}
     {% endfor %}
     {% set since = lake_history_since(built, present, signature | join(', '), names, flags.FULL_REFRESH) | trim %}
