@@ -60,8 +60,8 @@ def summarize(sf: float, loads: list[dict]) -> dict:
         "loads": loads,
         "goals": {f"history_day{days}_vs_day2": goal(seconds[-1] / seconds[1], GOAL)},
         "robust": {
-            f"median_days{days - 2}_to_{days}_vs_days2_to_4": round(
-                statistics.median(seconds[-3:]) / statistics.median(seconds[1:4]), 2
+            f"median_days{max(2, days - 2)}_to_{days}_vs_days2_to_{min(4, days)}": round(
+                statistics.median(seconds[max(1, days - 3) :]) / statistics.median(seconds[1:4]), 2
             ),
             "growth_s_per_day": round(slope, 4),
         },

@@ -204,9 +204,8 @@
 #}
 {% macro lake_history_merge(next, published, key, columns, since) -%}
     {%- set day = "date '" ~ since ~ "'" -%}
-    {%- set across = 'valid_from <= ' ~ day ~ ' and (valid_to > ' ~ day ~ ' or valid_to is null)' -%}
     insert into {{ next }} select {% for name in columns %}o.{{ lake_quote(name) }}, {% endfor %}o.valid_from, null
-    from {{ published }} as o where o.{{ across }}
+    from {{ published }} as o where o.valid_from <= {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
         and not exists (select 1 from {{ next }} as n where {% for name in key %}{{ 'and ' if not loop.first }}n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }} {% endfor %});
     insert into {{ next }} select * from {{ published }} where valid_to <= {{ day }};
     update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
@@ -254,8 +253,8 @@
     {% endif %}
     {% set days %}
         with recorded as (
-            select json_extract_string(entry, '$.date') as date, json_extract_string(listed, '$.table') as table_name,
-                json_extract_string(listed, '$.sha256') as sha256
+            select json_extract_string(entry, '$.date') as date, json_extract_string(listed, '$.source') as source,
+                json_extract_string(listed, '$.table') as table_name, json_extract_string(listed, '$.sha256') as sha256
             from (
                 select content::json as entry, unnest(json_extract(content, '$.details.partitions[*]')) as listed
                 from read_text({{ lake_sql_string(lake_path('_ledger/*/extract_*.json')) }})
@@ -264,14 +263,15 @@
         ),
         written as (
             select filename, content, json_extract_string(content, '$.date') as date,
-                json_extract_string(content, '$.table') as table_name, json_extract_string(content, '$.sha256') as sha256,
+                json_extract_string(content, '$.source') as source, json_extract_string(content, '$.table') as table_name,
+                json_extract_string(content, '$.sha256') as sha256,
                 json_extract(content, '$.bytes')::bigint as bytes,
                 left(filename, length(filename) - length('_manifest.json')) || json_extract_string(content, '$.file') as file
             from read_text([{{ globs | join(', ') }}])
         )
         select written.filename, written.content, written.file
         from written
-        inner join recorded using (date, table_name, sha256)
+        inner join recorded using (date, source, table_name, sha256)
         inner join read_blob([{{ files | join(', ') }}]) as blob on blob.filename = written.file and blob.size = written.bytes
     {% endset %}
     {% set unchecked = {} %}
@@ -356,7 +356,8 @@
             'columns': shapes[shape_of[manifest['date']]]['names']}) %}
         {% do recorded.update({manifest['date']: manifest['sha256']}) %}
     {% endfor %}
-    {% set since = lake_history_since(built, present, signature | join(', '), names, flags.FULL_REFRESH) | trim %}
+    {% set since = lake_history_since(built if built and built.get('key') == key else none, present, signature | join(', '),
+        names, flags.FULL_REFRESH) | trim %}
     {% set snapshot_days = [] %}
     {% for manifest in days if manifest['date'] >= since %}
         {% set has = manifest['columns'] | map(attribute='name') | list %}

@@ -16,8 +16,5 @@
 
 {# `sql`, a query over `relation` written with lake_test_name, as a table expression run where `relation` is. #}
 {% macro lake_test_query(relation, sql) %}
-    {% if lake_in_warehouse(relation) %}
-        {{ return(lake_postgres_query(sql)) }}
-    {% endif %}
-    {{ return("(" ~ sql ~ ") as found") }}
+    {{ return(lakehouse_warehouse_query(sql) if lake_in_warehouse(relation) else "(" ~ sql ~ ") as found") }}
 {% endmacro %}

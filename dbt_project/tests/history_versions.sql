@@ -1,9 +1,8 @@
 {#
     Every history table holds versions as history.sql defines them: one version per key and
     day it starts, no two of a key overlapping, each boundary a day the table was built from
-    (its comment's days), and no version equal to the one it follows, unless one of them
-    leaves a column empty that some of those days lack (a column compares only on days that
-    have it). Run in the warehouse, on the tables the build wrote (or, for a plain `dbt test`,
+    (its comment's days), and no version equal to the one it follows, unless that one leaves
+    empty a column that some of those days lack (a column compares only on days that have it). Run in the warehouse, on the tables the build wrote (or, for a plain `dbt test`,
     the published ones); a failure names the table, the key and the day.
 #}
 {{ config(enabled=target.type in ['duckdb', 'postgres']) }}

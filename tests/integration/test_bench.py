@@ -75,4 +75,4 @@ def test_history_bench_smoke_run(settings):
     assert [load["date"] for load in summary["loads"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
     assert all(load["history_s"] > 0 and load["load_s"] >= load["history_s"] for load in summary["loads"])
     assert set(summary["goals"]["history_day3_vs_day2"]) == {"value", "goal", "met"}
-    assert set(summary["robust"]) == {"median_days1_to_3_vs_days2_to_4", "growth_s_per_day"}
+    assert set(summary["robust"]) == {"median_days2_to_3_vs_days2_to_3", "growth_s_per_day"}

@@ -75,11 +75,15 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     )
     assert [row[1:] for row in moved] == [(DAY, DAYS[2]), (DAYS[2], None)] and moved[1][0] == "Bergen"
 
-    # 18th: the new customer is deleted; 19th: it comes back, with the same values
+    # 18th: the new customer is deleted; 19th: it comes back, with the same values, and a column
+    # is added, another changes type (kept as text in history)
     query(source, "delete from customers where customer_id = 'ZZNEW'")
     pipeline.extract(settings, DAYS[3], csv_path=settings.demo_csv)
     load_both(settings, DAYS[3])
+    assert_history_is_the_lake(settings, [DAY, *DAYS[2:4]])
     query(source, CUSTOMER)
+    query(source, "alter table customers add column segment text default 'retail'")
+    query(source, "alter table products alter column units_in_stock type integer")
     pipeline.extract(settings, DAYS[4], csv_path=settings.demo_csv)
     load_both(settings, DAYS[4])
     load_both(settings, DAYS[4])  # the postgres target undoes the day it applied last before applying it again
@@ -88,13 +92,16 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
         "select valid_from::text, valid_to::text from history.customers where customer_id = 'ZZNEW' order by 1",
     )
     assert versions == [(DAYS[2], DAYS[3]), (DAYS[4], None)]
-    assert_history_is_the_lake(settings, [DAY, *DAYS[2:]])
+    assert_history_is_the_lake(settings, [DAY, *DAYS[2:]], tables=("customers",))
+    types = "select data_type from information_schema.columns where table_schema = 'history' and column_name = %s"
+    assert query(settings.dsn("warehouse"), types, ("units_in_stock",)) == [("text",)]
+    assert query(settings.dsn("warehouse"), types, ("segment",)) == [("text",)]
 
     # the missing 16th, backfilled after the later days, from the source as it is now; the
     # postgres target, which applies loaded days in order, refuses it and keeps its history
     pipeline.extract(settings, DAYS[1], csv_path=settings.demo_csv)
     pipeline.load(settings, DAYS[1])
-    assert_history_is_the_lake(settings, DAYS)
+    assert_history_is_the_lake(settings, DAYS, tables=("customers",))
     capsys.readouterr()
     with pytest.raises(pipeline.StepFailed) as failure:
         pipeline.load(settings, DAYS[1], target="postgres")
@@ -108,15 +115,15 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     assert rebuilt.success and "tables, computed whole for categories" in rebuilt.output, rebuilt.output[-3000:]
     for table in tables:
         assert query(settings.dsn("warehouse"), ordered.format(table)) == versions[table], table
-    # the 20th: a column is added, another changes type (kept as text in history)
-    query(source, "alter table customers add column segment text default 'retail'")
-    query(source, "alter table products alter column units_in_stock type integer")
+
+    # the 20th, extracted and never loaded, shapes history as much as the 21st, loaded
+    query(source, "update customers set city = 'Tromso' where customer_id = 'ZZNEW'")
     pipeline.extract(settings, "2024-01-20", csv_path=settings.demo_csv)
-    pipeline.load(settings, "2024-01-20")
-    assert_history_is_the_lake(settings, [*DAYS, "2024-01-20"], tables=("customers",))
-    types = "select data_type from information_schema.columns where table_schema = 'history' and column_name = %s"
-    assert query(settings.dsn("warehouse"), types, ("units_in_stock",)) == [("text",)]
-    assert query(settings.dsn("warehouse"), types, ("segment",)) == [("text",)]
+    pipeline.extract(settings, "2024-01-21", csv_path=settings.demo_csv)
+    pipeline.load(settings, "2024-01-21")
+    assert_history_is_the_lake(settings, [*DAYS, "2024-01-20", "2024-01-21"], tables=("customers",))
+    current = "select valid_from::text from history.customers where customer_id = 'ZZNEW' and valid_to is null"
+    assert query(settings.dsn("warehouse"), current) == [("2024-01-20",)]
     before = query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from")
 
     # a day with a duplicate key: the source loses its key for a day
@@ -126,16 +133,16 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
         "from pg_constraint where conrelid = 'customers'::regclass and contype = 'p'); end $$",
     )
     query(source, "insert into customers (customer_id, company_name) values ('ZZNEW', 'Twin Co')")
-    pipeline.extract(settings, "2024-01-21", csv_path=settings.demo_csv)
+    pipeline.extract(settings, "2024-01-22", csv_path=settings.demo_csv)
     query(source, "delete from customers where company_name = 'Twin Co'")
     query(source, "alter table customers add primary key (customer_id)")
-    pipeline.extract(settings, "2024-01-22", csv_path=settings.demo_csv)
+    pipeline.extract(settings, "2024-01-23", csv_path=settings.demo_csv)
     capsys.readouterr()
     with pytest.raises(pipeline.StepFailed) as failure:
-        pipeline.load(settings, "2024-01-22")
+        pipeline.load(settings, "2024-01-23")
     said = str(failure.value) + capsys.readouterr().out
     assert (
-        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-21; "
+        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-22; "
         "the warehouse keeps its previous history (replace that partition with the data of its day, or remove it)"
     ) in said
     assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
