@@ -230,6 +230,7 @@ def extract(
                     progress=progress,
                     phases=step.phases,
                     earlier=earlier,
+                    exclude=settings.source_exclude,
                 )
             _record_manifests(step, lake, "extract_postgres", date, manifests, dates)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -14,11 +15,11 @@ from .sql import literal, quote
 from .storage import Lake
 from .timing import Phases
 from .types import (
-    DUCKDB_MAX_DIGITS,
     Column,
     is_exact_number,
     lake_expression,
     postgres_expression,
+    refusal,
     warehouse_type,
 )
 
@@ -40,12 +41,17 @@ select c.relname as table_name,
              where k.contypid = declared.oid and k.contype = 'c' order by k.conname)
            || case when declared.typnotnull then array['NOT NULL'] else array[]::text[] end as domain_clauses,
        array_position(i.indkey::smallint[], a.attnum) as key_position,
-       c.reltuples::bigint as estimated_rows
+       c.reltuples::bigint as estimated_rows,
+       tn.nspname as type_schema,
+       element.typname as element_name, element.typtype as element_kind, en.nspname as element_schema
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
 inner join pg_type as declared on declared.oid = a.atttypid
 inner join pg_type as t on t.oid = case when declared.typtype = 'd' then declared.typbasetype else declared.oid end
+inner join pg_namespace as tn on tn.oid = t.typnamespace
+left join pg_type as element on element.oid = t.typelem and t.typcategory = 'A'
+left join pg_namespace as en on en.oid = element.typnamespace
 left join pg_index as i on i.indrelid = c.oid and i.indisprimary
 where n.nspname = {schema} and c.relkind in ('r', 'p') and not c.relispartition
 order by c.relname, a.attnum
@@ -76,7 +82,10 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
     rows = _postgres_query(con, CATALOG_QUERY.format(schema=literal(schema)))
     tables: dict[str, dict] = {}
     positions: dict[str, dict[str, int]] = {}
-    for table, column, source_type, type_name, kind, typmod, labels, domain, clauses, position, estimated_rows in rows:
+    for (
+        table, column, source_type, type_name, kind, typmod, labels, domain, clauses, position, estimated_rows,
+        type_schema, element_name, element_kind, element_schema,
+    ) in rows:  # fmt: skip
         entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
         entry["columns"].append(
             Column(
@@ -87,6 +96,8 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
                 typmod,
                 tuple(labels),
                 (domain, tuple(clauses)) if domain else None,
+                type_schema,
+                (element_name, element_kind, element_schema) if element_name else None,
             )
         )
         if position is not None:
@@ -98,39 +109,6 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
 
 def _postgres_query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(f"select * from postgres_query({literal(SOURCE_ALIAS)}, {literal(sql)})").fetchall()
-
-
-def _decimal_scales(con: duckdb.DuckDBPyConnection, relation: str, table: str, columns: list[Column]) -> dict[str, int]:
-    """Per wide numeric column, the scale that holds every value exactly in 38 digits.
-
-    One scan of the table measures every such column. ValueError names a column whose
-    values no 38-digit decimal holds.
-    """
-    if not columns:
-        return {}
-    measures = []
-    for column in columns:
-        name = quote(column.name)
-        measures += [
-            f"coalesce(max(scale({name})), 0)",
-            f"coalesce(max(length(trunc(abs({name}))::text)), 1)",
-            f"count(*) filter (where {name}::text in ('NaN', 'Infinity', '-Infinity'))",
-        ]
-    aliased = ", ".join(f"{measure} as m{i}" for i, measure in enumerate(measures))
-    found = _postgres_query(con, f"select {aliased} from {relation}")[0]
-    scales = {}
-    for i, column in enumerate(columns):
-        scale, digits, special = found[3 * i : 3 * i + 3]
-        where = f"column {table}.{column.name} ({column.source_type})"
-        if special:
-            raise ValueError(f"{where}: {special} NaN or infinite values, which Parquet decimals cannot hold")
-        if digits + scale > DUCKDB_MAX_DIGITS:
-            raise ValueError(
-                f"{where}: values need {digits} integer and {scale} decimal digits, "
-                f"more than the {DUCKDB_MAX_DIGITS} a Parquet decimal holds"
-            )
-        scales[column.name] = scale
-    return scales
 
 
 def _column_meta(column: Column) -> dict:
@@ -157,8 +135,7 @@ def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: 
     """
     relation = f"{quote(schema)}.{quote(table)}"
     columns = entry["columns"]
-    scales = _decimal_scales(con, relation, table, [c for c in columns if c.is_wide_numeric])
-    select = ", ".join(postgres_expression(c, scales.get(c.name, 0)) for c in columns)
+    select = ", ".join(postgres_expression(c) for c in columns)
     order = ", ".join(f"source_row.{quote(column)}" for column in entry["key"]) or "source_row::text"
     inner = f"select {select} from {relation} as source_row order by {order}"
     lake_columns = ", ".join(lake_expression(c) for c in columns)
@@ -177,8 +154,12 @@ def extract_tables(
     progress: Progress | None = None,
     phases: Phases | None = None,
     earlier: EarlierRuns | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> list[Manifest]:
     """Write one partition per table of the attached source's ``schema``, ``workers`` tables at a time.
+
+    Tables whose name matches a shell pattern of ``exclude`` are left out. A column of a type
+    the lakehouse cannot carry (``refusal``) stops the step before anything is written.
 
     ``phases`` gets the seconds spent reading the catalog and in each phase of the writes;
     ``earlier`` says what earlier runs left of the day's partitions (default: anything).
@@ -188,7 +169,23 @@ def extract_tables(
     """
     phases = Phases() if phases is None else phases
     with phases("catalog"):
-        tables = sorted(describe_tables(con, schema).items())
+        tables = sorted(
+            (table, entry)
+            for table, entry in describe_tables(con, schema).items()
+            if not any(fnmatch.fnmatchcase(table, pattern) for pattern in exclude)
+        )
+    refused = [
+        f"{table}.{column.name} ({column.source_type}: {reason})"
+        for table, entry in tables
+        for column in entry["columns"]
+        if (reason := refusal(column))
+    ]
+    if refused:
+        names = sorted({item.split(".", 1)[0] for item in refused})
+        raise ValueError(
+            f"step 1 refused, nothing written: the lakehouse cannot carry the type of {'; '.join(refused)}; "
+            f"leave the table out with SOURCE_EXCLUDE={','.join(names)}"
+        )
     if progress:
         progress.expect(len(tables))
 

@@ -12,11 +12,21 @@ __all__ = [
     "is_exact_number",
     "lake_expression",
     "postgres_expression",
+    "refusal",
+    "travels_as_text",
     "warehouse_type",
 ]
 
 # DuckDB and Parquet decimals hold at most 38 digits.
 DUCKDB_MAX_DIGITS = 38
+
+# The built-in types DuckDB's scanner reads into a type of its own exactly (numeric, bpchar,
+# interval and enums with the conversions below); arrays of them become lists. Every other
+# built-in type travels as PostgreSQL's own text, its type in the manifest, as intervals do.
+NATIVE = frozenset(
+    {"bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bytea"}
+    | {"date", "time", "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,8 @@ class Column:
         domain: for a column declared with a domain, its name, and the CHECK and NOT NULL
             clauses that complete ``create domain <name> as <source_type>``; the other
             fields then describe the domain's base type, which is what its values are.
+        type_schema: the schema of the type (of the domain's base type).
+        element: for an array, its element type's name, kind and schema.
     """
 
     name: str
@@ -42,6 +54,8 @@ class Column:
     typmod: int
     enum_labels: tuple[str, ...] = ()
     domain: tuple[str, tuple[str, ...]] | None = None
+    type_schema: str = "pg_catalog"
+    element: tuple[str, str, str] | None = None
 
     @property
     def numeric_precision(self) -> int | None:
@@ -59,6 +73,29 @@ class Column:
         return precision is None or precision > DUCKDB_MAX_DIGITS
 
 
+def refusal(column: Column) -> str | None:
+    """Why the lakehouse cannot carry ``column``'s type exactly yet, or None when it can: built-in
+    types, enums and domains over them, and arrays of built-in types."""
+    kinds = {"c": "a composite type", "p": "a pseudo-type", "e": None}
+    if column.kind in kinds:
+        return kinds[column.kind]
+    if column.type_schema != "pg_catalog":
+        return "a type the warehouse does not have (an extension's or the database's own)"
+    if column.element and (column.element[2] != "pg_catalog" or column.element[1] not in "brm"):
+        return "an array of a type that is not built in"
+    return None
+
+
+def travels_as_text(column: Column) -> bool:
+    """Whether the lake holds ``column`` as PostgreSQL's text of its values (see NATIVE): also a
+    numeric that no Parquet decimal holds with every value's own scale (unbounded, or over 38
+    digits), and arrays of numerics, which DuckDB would read as doubles."""
+    name = column.element[0] if column.element else column.type_name
+    if name == "numeric":
+        return column.element is not None or column.is_wide_numeric
+    return column.kind != "e" and name not in NATIVE
+
+
 def is_exact_number(column: Column) -> bool:
     """Integers and numerics DuckDB reads exactly: the columns whose sums reconcile source, lake and warehouse."""
     return column.type_name in ("int2", "int4", "int8") or (
@@ -66,18 +103,18 @@ def is_exact_number(column: Column) -> bool:
     )
 
 
-def postgres_expression(column: Column, scale: int = 0) -> str:
-    """The PostgreSQL select expression for ``column`` (``scale``: for wide numerics).
+def postgres_expression(column: Column) -> str:
+    """The PostgreSQL select expression for ``column``.
 
-    DuckDB's scanner drops bpchar's trailing spaces and reads wide numerics as doubles;
-    PostgreSQL converts both exactly.
+    DuckDB's scanner drops bpchar's trailing spaces and changes the types it does not carry
+    exactly (``travels_as_text``); PostgreSQL writes both as text, exactly.
     """
     name = quote(column.name)
     if column.type_name == "bpchar":
         # format() keeps the padding PostgreSQL returns; a cast to text would strip it.
         return f"case when {name} is null then null else format('%s', {name}) end as {name}"
-    if column.is_wide_numeric:
-        return f"{name}::numeric({DUCKDB_MAX_DIGITS}, {scale}) as {name}"
+    if travels_as_text(column):
+        return f"{name}::text as {name}"
     return name
 
 
@@ -96,13 +133,13 @@ def lake_expression(column: Column) -> str:
 def warehouse_type(column: Column) -> str:
     """The type the warehouse column is created with before the insert (then altered to the source type).
 
-    DuckDB writes into PostgreSQL through its own type for each column, so a wide
-    numeric would pass through a double and an enum does not exist yet: both land as
-    text and PostgreSQL converts them exactly. A bpchar column would make DuckDB send
+    DuckDB writes into PostgreSQL through its own type for each column: what the lake holds
+    as text (``travels_as_text``) lands as text, and so do enums, whose type does not exist
+    yet; PostgreSQL converts them exactly. A bpchar column would make DuckDB send
     the whole table in text COPY, about twice as slow as binary: it lands as text too
     (the padded value, from the lake): turning text into an unbounded bpchar does not
     rewrite the table (a ``character(n)`` is rewritten, still exactly).
     """
-    if column.is_wide_numeric or column.kind == "e" or column.type_name == "bpchar":
+    if column.kind == "e" or column.type_name == "bpchar" or travels_as_text(column):
         return "text"
     return column.source_type
