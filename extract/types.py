@@ -89,11 +89,13 @@ def refusal(column: Column) -> str | None:
 def travels_as_text(column: Column) -> bool:
     """Whether the lake holds ``column`` as PostgreSQL's text of its values (see NATIVE): also a
     numeric that no Parquet decimal holds with every value's own scale (unbounded, or over 38
-    digits), and arrays of numerics, which DuckDB would read as doubles."""
-    name = column.element[0] if column.element else column.type_name
-    if name == "numeric":
-        return column.element is not None or column.is_wide_numeric
-    return column.kind != "e" and name not in NATIVE
+    digits), and the arrays of the types converted for the lake one value at a time (numerics,
+    which DuckDB would read as doubles, bpchar, intervals) or that the scanner reads as text (bytea)."""
+    if column.element:
+        return column.element[0] not in NATIVE - {"numeric", "bpchar", "interval", "bytea"}
+    if column.type_name == "numeric":
+        return column.is_wide_numeric
+    return column.kind != "e" and column.type_name not in NATIVE
 
 
 def is_exact_number(column: Column) -> bool:

@@ -108,6 +108,9 @@ EDGES: dict[str, list[str]] = {
     "xml": [],  # the embedded server is built without libxml: no xml value can be written
 }
 
+# The vector types are arrays themselves: PostgreSQL builds no array of them from an array[] constructor.
+VECTORS = {"int2vector", "oidvector"}
+
 COLUMN_TYPES = """
 select a.attname::text, format_type(a.atttypid, a.atttypmod) from pg_attribute as a
 where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum
@@ -119,22 +122,32 @@ def test_every_builtin_type_arrives_with_its_type_and_values(demo):
     types = [name for (name,) in query(source, BUILTIN_TYPES)]
     assert len(types) > 70 and sorted(EDGES) == types  # a type without edge values here fails
     rows = max(len(values) for values in EDGES.values()) + 1
-    columns = ", ".join(f"{quote('c_' + name)} {quote(name)}" for name in types)
-    query(source, f"create table builtin_types (id integer primary key, {columns})")
+    scalars = ", ".join(f"{quote('c_' + name)} {quote(name)}" for name in types)
+    listed = [name for name in types if name not in VECTORS]
+    arrays = ", ".join(f"{quote('a_' + name)} {quote(name)}[]" for name in listed)
+    query(source, f"create table builtin_types (id integer primary key, {scalars}, {arrays})")
     for row in range(rows):
-        values = ", ".join(
+        values = [
             f"{literal(EDGES[name][row - 1])}::{quote(name)}" if 0 < row <= len(EDGES[name]) else "null"
             for name in types
-        )
-        query(source, f"insert into builtin_types values ({row}, {values})")
+        ]
+        # arrays: empty on the first row, every edge value and a NULL on the second, NULL after
+        lists = [
+            f"array[{', '.join([*(f'{literal(value)}::{quote(name)}' for value in EDGES[name]), 'null'])}]::{quote(name)}[]"
+            if row == 1
+            else f"'{{}}'::{quote(name)}[]"
+            if row == 0
+            else "null"
+            for name in listed
+        ]
+        query(source, f"insert into builtin_types values ({row}, {', '.join(values + lists)})")
     pipeline.extract(demo, DAY, csv_path=demo.demo_csv)
     pipeline.load(demo, DAY)
 
     assert query(warehouse, COLUMN_TYPES, ("raw.builtin_types",)) == query(source, COLUMN_TYPES, ("builtin_types",))
-    for name in types:
-        column = quote("c_" + name)
-        as_text = f"select id, {column}::text from {{}}builtin_types order by id"
-        assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format("")), name
+    for column in [f"c_{name}" for name in types] + [f"a_{name}" for name in listed]:
+        as_text = f"select id, {quote(column)}::text from {{}}builtin_types order by id"
+        assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format("")), column
 
 
 def test_a_type_the_lakehouse_cannot_carry_is_refused_in_one_line_before_anything_is_written(demo, capsys):
