@@ -117,6 +117,14 @@ where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped order by
 """
 
 
+def _array(name: str, row: int) -> str:
+    """The value of the array column of type ``name`` on ``row``."""
+    if row > 1:
+        return "null"
+    elements = [f"{literal(value)}::{quote(name)}" for value in EDGES[name]] + ["null"] if row else []
+    return f"array[{', '.join(elements)}]::{quote(name)}[]"
+
+
 def test_every_builtin_type_arrives_with_its_type_and_values(demo):
     source, warehouse = demo.dsn("source"), demo.dsn("warehouse")
     types = [name for (name,) in query(source, BUILTIN_TYPES)]
@@ -132,14 +140,7 @@ def test_every_builtin_type_arrives_with_its_type_and_values(demo):
             for name in types
         ]
         # arrays: empty on the first row, every edge value and a NULL on the second, NULL after
-        lists = [
-            f"array[{', '.join([*(f'{literal(value)}::{quote(name)}' for value in EDGES[name]), 'null'])}]::{quote(name)}[]"
-            if row == 1
-            else f"'{{}}'::{quote(name)}[]"
-            if row == 0
-            else "null"
-            for name in listed
-        ]
+        lists = [_array(name, row) for name in listed]
         query(source, f"insert into builtin_types values ({row}, {', '.join(values + lists)})")
     pipeline.extract(demo, DAY, csv_path=demo.demo_csv)
     pipeline.load(demo, DAY)
