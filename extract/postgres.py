@@ -43,7 +43,14 @@ select c.relname as table_name,
        array_position(i.indkey::smallint[], a.attnum) as key_position,
        c.reltuples::bigint as estimated_rows,
        tn.nspname as type_schema,
-       element.typname as element_name, element.typtype as element_kind, en.nspname as element_schema
+       element.typname as element_name, element.typtype as element_kind, en.nspname as element_schema,
+       array(select format('%I %s', f.attname, format_type(f.atttypid, f.atttypmod)) from pg_attribute as f
+             where f.attrelid = coalesce(element.typrelid, t.typrelid) and f.attnum > 0 and not f.attisdropped
+             order by f.attnum) as fields,
+       (select bool_and(ft.typnamespace = 'pg_catalog'::regnamespace and ft.typtype in ('b', 'r', 'm'))
+        from pg_attribute as f inner join pg_type as ft on ft.oid = f.atttypid
+        where f.attrelid = coalesce(element.typrelid, t.typrelid) and f.attnum > 0 and not f.attisdropped)
+           as fields_built_in
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -84,7 +91,7 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
     positions: dict[str, dict[str, int]] = {}
     for (
         table, column, source_type, type_name, kind, typmod, labels, domain, clauses, position, estimated_rows,
-        type_schema, element_name, element_kind, element_schema,
+        type_schema, element_name, element_kind, element_schema, fields, fields_built_in,
     ) in rows:  # fmt: skip
         entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
         entry["columns"].append(
@@ -98,6 +105,7 @@ def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> d
                 (domain, tuple(clauses)) if domain else None,
                 type_schema,
                 (element_name, element_kind, element_schema) if element_name else None,
+                (tuple(fields), bool(fields_built_in)) if "c" in (kind, element_kind) else None,
             )
         )
         if position is not None:
@@ -121,6 +129,12 @@ def _column_meta(column: Column) -> dict:
         meta.update(type_name=column.type_name, enum_labels=list(column.enum_labels))
     if column.domain:
         meta.update(domain=column.domain[0], domain_clauses=list(column.domain[1]))
+    if column.fields:  # a composite type, or an array of one
+        meta.update(
+            type_name=column.element[0] if column.element else column.type_name,
+            composite_fields=list(column.fields[0]),
+            composite_array=column.element is not None,
+        )
     return meta
 
 

@@ -45,6 +45,8 @@ class Column:
             fields then describe the domain's base type, which is what its values are.
         type_schema: the schema of the type (of the domain's base type).
         element: for an array, its element type's name, kind and schema.
+        fields: for a composite type (or an array of one), its fields (``name type``, as
+            ``create type`` takes them) and whether all their types are built in.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Column:
     domain: tuple[str, tuple[str, ...]] | None = None
     type_schema: str = "pg_catalog"
     element: tuple[str, str, str] | None = None
+    fields: tuple[tuple[str, ...], bool] | None = None
 
     @property
     def numeric_precision(self) -> int | None:
@@ -75,14 +78,20 @@ class Column:
 
 def refusal(column: Column) -> str | None:
     """Why the lakehouse cannot carry ``column``'s type exactly yet, or None when it can: built-in
-    types, enums and domains over them, and arrays of built-in types."""
-    kinds = {"c": "a composite type", "p": "a pseudo-type", "e": None}
-    if column.kind in kinds:
-        return kinds[column.kind]
-    if column.type_schema != "pg_catalog":
-        return "a type the warehouse does not have (an extension's or the database's own)"
+    types, enums, composite types of built-in types, domains over them but composites, and
+    arrays of built-in and composite types."""
+    if column.kind == "p":
+        return "a pseudo-type"
+    if column.kind == "e":
+        return None
+    if "c" in (column.kind, column.element and column.element[1]):
+        if column.domain:
+            return "a domain over a composite type"
+        return None if column.fields and column.fields[1] else "a composite type with a field of a type not built in"
     if column.element and (column.element[2] != "pg_catalog" or column.element[1] not in "brm"):
         return "an array of a type that is not built in"
+    if column.type_schema != "pg_catalog":
+        return "a type the warehouse does not have (an extension's or the database's own)"
     return None
 
 

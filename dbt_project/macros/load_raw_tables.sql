@@ -42,7 +42,7 @@
 
 {#
     The statements for one partition's table in "<schema>": `ddl` creates it with the
-    warehouse type of each column (and its enum and domain types); `alters` turn the
+    warehouse type of each column (and its enum, composite and domain types); `alters` turn the
     columns that land in another type (text, or a domain's base type) into their source
     type once filled, converted and checked by PostgreSQL itself.
 #}
@@ -56,6 +56,10 @@
             {% set labels = [] %}
             {% for label in column['enum_labels'] %}{% do labels.append(lake_sql_string(label)) %}{% endfor %}
             {% do ddl.append(lake_create_type(target_type, 'enum (' ~ labels | join(', ') ~ ')')) %}
+        {% elif column.get('composite_fields') is not none %}
+            {% set composite = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
+            {% do ddl.append(lake_create_type(composite, '(' ~ column['composite_fields'] | join(', ') ~ ')')) %}
+            {% set target_type = composite ~ ('[]' if column['composite_array'] else '') %}
         {% elif column.get('domain') is not none %}
             {% set target_type = lake_quote(schema) ~ '.' ~ lake_quote(column['domain']) %}
             {% do ddl.append(lake_create_type(target_type, column['source_type'] ~ ' '

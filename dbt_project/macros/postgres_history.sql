@@ -6,8 +6,8 @@
     that day; a key of raw without a current version starts one; a column the day before lacked
     fills the current versions from raw. Building the day it applied last again undoes that day
     first. Its tables, columns, types and keys are history's (dbt-duckdb's, published with raw),
-    enum columns as text and domain columns as their base types, so that dropping history never
-    reaches them. When every day the lake keeps was loaded in order, and built here after each
+    enum and composite columns as text and domain columns as their base types, so that dropping
+    history never reaches them. When every day the lake keeps was loaded in order, and built here after each
     load, the versions are history's: the differential test checks it. An earlier day is refused
     in one line; days of history it never applied are named in the log.
 #}
@@ -63,7 +63,7 @@
     {% set catalog %}
         select a.attname::text, format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid),
                 case when t.typbasetype <> 0 then t.typtypmod else a.atttypmod end),
-            t.typtype = 'e' as enum,
+            t.typtype in ('e', 'c') as own,
             exists (select from pg_opclass as o inner join pg_am as m on m.oid = o.opcmethod
                 inner join pg_type as b on b.oid = coalesce(nullif(t.typbasetype, 0), a.atttypid)
                 where m.amname = 'btree' and o.opcdefault and o.opcintype = coalesce(nullif(b.typelem, 0), b.oid)
@@ -78,8 +78,8 @@
         order by a.attnum
     {% endset %}
     {% set definitions, kept, shared, compared, matched, filled, names = [], [], [], [], [], [], [] %}
-    {% for name, type, enum, comparable, in_raw, was_kept in run_query(catalog).rows %}
-        {% set type = 'text' if enum else type %}
+    {% for name, type, own, comparable, in_raw, was_kept in run_query(catalog).rows %}
+        {% set type = 'text' if own else type %}
         {% set column = lake_quote(name) %}
         {% do definitions.append(column ~ ' ' ~ type) %}
         {% do kept.append((column, column ~ '::' ~ type)) if was_kept and earlier is not none %}
