@@ -170,7 +170,8 @@ def write_partition(
         columns_meta: per column, what the warehouse needs to recreate it: ``source_type``
             (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
             source type), ``checksum`` (sum it for reconciliation), and an enum's
-            ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``.
+            ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``, a
+            composite's (or its array's) ``type_name``, ``composite_fields`` and ``composite_array``.
         primary_key: the columns that identify a row (the source's primary key), for history.
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;

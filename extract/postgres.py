@@ -10,6 +10,7 @@ import duckdb
 
 from .config import Unreachable, redact, scrub
 from .lake import EarlierRuns, Manifest, write_partition
+from .ledger import Refused
 from .progress import Progress
 from .sql import literal, quote
 from .storage import Lake
@@ -47,9 +48,11 @@ select c.relname as table_name,
        array(select format('%I %s', f.attname, format_type(f.atttypid, f.atttypmod)) from pg_attribute as f
              where f.attrelid = coalesce(element.typrelid, t.typrelid) and f.attnum > 0 and not f.attisdropped
              order by f.attnum) as fields,
-       (select bool_and(ft.typnamespace = 'pg_catalog'::regnamespace and ft.typtype in ('b', 'r', 'm'))
-        from pg_attribute as f inner join pg_type as ft on ft.oid = f.atttypid
-        where f.attrelid = coalesce(element.typrelid, t.typrelid) and f.attnum > 0 and not f.attisdropped)
+       coalesce((select bool_and(ft.typnamespace = 'pg_catalog'::regnamespace and ft.typtype in ('b', 'r', 'm'))
+                 from pg_attribute as f inner join pg_type as ft on ft.oid = f.atttypid
+                 where f.attrelid = coalesce(element.typrelid, t.typrelid) and f.attnum > 0 and not f.attisdropped),
+                true)
+           and (select relkind = 'c' from pg_class where oid = coalesce(element.typrelid, t.typrelid))
            as fields_built_in
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
@@ -138,7 +141,7 @@ def _column_meta(column: Column) -> dict:
     return meta
 
 
-def table_query(con: duckdb.DuckDBPyConnection, schema: str, table: str, entry: dict) -> str:
+def table_query(schema: str, table: str, entry: dict) -> str:
     """The DuckDB query that reads one source table exactly, in key order.
 
     PostgreSQL converts what DuckDB's scanner would change and sorts by the primary key
@@ -188,17 +191,24 @@ def extract_tables(
             for table, entry in describe_tables(con, schema).items()
             if not any(fnmatch.fnmatchcase(table, pattern) for pattern in exclude)
         )
-    refused = [
-        f"{table}.{column.name} ({column.source_type}: {reason})"
+    raw_tables = {table for table, _ in tables} | {"order_details"}
+
+    def why(column: Column) -> str | None:
+        """Why ``column`` is refused: its type (``refusal``), or a composite type named as a raw table."""
+        composite = column.fields and (column.element[0] if column.element else column.type_name)
+        return "a composite type named as a table" if composite in raw_tables else refusal(column)
+
+    refused = {
+        (table, f"{table}.{column.name} ({column.source_type}: {reason})")
         for table, entry in tables
         for column in entry["columns"]
-        if (reason := refusal(column))
-    ]
+        if (reason := why(column))
+    }
     if refused:
-        names = sorted({item.split(".", 1)[0] for item in refused})
-        raise ValueError(
-            f"step 1 refused, nothing written: the lakehouse cannot carry the type of {'; '.join(refused)}; "
-            f"leave the table out with SOURCE_EXCLUDE={','.join(names)}"
+        raise Refused(
+            f"step 1 refused, no source table written: the lakehouse cannot carry the type of "
+            f"{'; '.join(sorted(item for _, item in refused))}; leave the table out with "
+            f"SOURCE_EXCLUDE={','.join(sorted({table for table, _ in refused}))}"
         )
     if progress:
         progress.expect(len(tables))
@@ -210,11 +220,9 @@ def extract_tables(
             # One transaction per table: the copy and the source's own counts see the same snapshot.
             cursor.execute("begin transaction")
             try:
-                with phases("catalog"):
-                    query = table_query(cursor, schema, table, entry)
                 manifest = write_partition(
                     cursor,
-                    query,
+                    table_query(schema, table, entry),
                     lake=lake,
                     source="postgres",
                     table=table,

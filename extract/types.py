@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from .sql import quote
 
 __all__ = [
-    "DUCKDB_MAX_DIGITS",
     "Column",
     "is_exact_number",
     "lake_expression",
@@ -20,9 +19,9 @@ __all__ = [
 # DuckDB and Parquet decimals hold at most 38 digits.
 DUCKDB_MAX_DIGITS = 38
 
-# The built-in types DuckDB's scanner reads into a type of its own exactly (numeric, bpchar,
-# interval and enums with the conversions below); arrays of them become lists. Every other
-# built-in type travels as PostgreSQL's own text, its type in the manifest, as intervals do.
+# The built-in types DuckDB's scanner reads into a type of its own exactly (numeric and bpchar
+# with the conversions below, intervals and enums as DuckDB's text of them); arrays of them
+# become lists. Every other built-in type travels as PostgreSQL's own text, its type in the manifest.
 NATIVE = frozenset(
     {"bool", "int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bytea"}
     | {"date", "time", "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb"}

@@ -326,7 +326,8 @@
                 {% do columns.append(column) %}
             {% endif %}
             {% do kinds.setdefault(column['name'], []).append([column['type'], column['source_type'], column['warehouse_type'],
-                column.get('enum_labels'), column.get('domain'), column.get('domain_clauses')] | string) %}
+                column.get('enum_labels'), column.get('domain'), column.get('domain_clauses'), column.get('composite_fields'),
+                column.get('composite_array')] | string) %}
             {% do counts.update({column['name']: counts.get(column['name'], 0) + shape['days']}) %}
         {% endfor %}
         {% do shape.update({'names': shape['columns'] | map(attribute='name') | list}) %}

@@ -63,7 +63,8 @@
     {% set catalog %}
         select a.attname::text, format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid),
                 case when t.typbasetype <> 0 then t.typtypmod else a.atttypmod end),
-            t.typtype in ('e', 'c') as own,
+            t.typtype in ('e', 'c') or exists (select from pg_type as e where e.oid = t.typelem and e.typtype in ('e', 'c'))
+                as own,
             exists (select from pg_opclass as o inner join pg_am as m on m.oid = o.opcmethod
                 inner join pg_type as b on b.oid = coalesce(nullif(t.typbasetype, 0), a.atttypid)
                 where m.amname = 'btree' and o.opcdefault and o.opcintype = coalesce(nullif(b.typelem, 0), b.oid)
