@@ -1,5 +1,5 @@
 """Every built-in PostgreSQL type a table column can have, from PostgreSQL's own catalog, arrives
-in the warehouse with its type and values unchanged; a type the lakehouse cannot carry is
+in the warehouse's raw and history with its type and values unchanged; a type the lakehouse cannot carry is
 refused at step 1, in one line, before anything is written.
 
 The column list comes from ``pg_type``, so a type a new PostgreSQL adds fails this test until
@@ -145,10 +145,14 @@ def test_every_builtin_type_arrives_with_its_type_and_values(demo):
     pipeline.extract(demo, DAY, csv_path=demo.demo_csv)
     pipeline.load(demo, DAY)
 
-    assert query(warehouse, COLUMN_TYPES, ("raw.builtin_types",)) == query(source, COLUMN_TYPES, ("builtin_types",))
+    expected = query(source, COLUMN_TYPES, ("builtin_types",))
+    assert query(warehouse, COLUMN_TYPES, ("raw.builtin_types",)) == expected
+    versioned = [*expected, ("valid_from", "date"), ("valid_to", "date")]
+    assert query(warehouse, COLUMN_TYPES, ("history.builtin_types",)) == versioned
     for column in [f"c_{name}" for name in types] + [f"a_{name}" for name in listed]:
         as_text = f"select id, {quote(column)}::text from {{}}builtin_types order by id"
         assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format("")), column
+        assert query(warehouse, as_text.format("history.")) == query(source, as_text.format("")), column
 
 
 def test_a_composite_type_is_recreated_and_its_values_arrive_unchanged(demo):
