@@ -261,8 +261,8 @@ def schema_drift(earlier: dict | None, manifest: Manifest) -> list[str]:
     """Columns added, dropped or retyped since ``earlier``, the same table's manifest of an earlier day (or None)."""
     if earlier is None:
         return []
-    before = {c["name"]: c["source_type"] for c in earlier["columns"]}
-    now = {c["name"]: c["source_type"] for c in manifest.columns}
+    before = {c["name"]: _column_type(c) for c in earlier["columns"]}
+    now = {c["name"]: _column_type(c) for c in manifest.columns}
     where = f"{manifest.source}/{manifest.table} since {earlier['date']}"
     changes = [f"{where}: column {name} added ({kind})" for name, kind in now.items() if name not in before]
     changes += [f"{where}: column {name} dropped (was {kind})" for name, kind in before.items() if name not in now]
@@ -272,6 +272,12 @@ def schema_drift(earlier: dict | None, manifest: Manifest) -> list[str]:
         if name in before and before[name] != kind
     ]
     return changes
+
+
+def _column_type(column: dict) -> str:
+    """A manifest column's type as drift compares it: a composite's with its fields."""
+    fields = column.get("composite_fields")
+    return column["source_type"] + (f" ({', '.join(fields)})" if fields else "")
 
 
 def read_manifest(lake: Lake, source: str, table: str, date: str) -> Manifest:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import duckdb
 import pytest
 
-from extract.lake import EarlierRuns, PartitionError, partition_file, verify, write_partition
+from extract.lake import EarlierRuns, PartitionError, partition_file, schema_drift, verify, write_partition
 from extract.storage import LocalLake
 
 QUERY = "select i::smallint as id, 'row ' || i as label, (i / 3)::decimal(10, 2) as price from range(1000) t(i)"
@@ -118,3 +120,21 @@ def test_failed_query_leaves_nothing(tmp_path):
         )
     folder = (tmp_path / partition_file("csv", "bad", "2024-01-15")).parent
     assert list(folder.iterdir()) == []
+
+
+def test_a_composite_whose_fields_changed_is_drift():
+    fields = ["street text", "zip character varying(10)"]
+    earlier = {
+        "date": "2024-01-01",
+        "columns": [{"name": "destination", "source_type": "address", "composite_fields": fields}],
+    }
+    now = [{"name": "destination", "source_type": "address", "composite_fields": [*fields, "at time with time zone"]}]
+    manifest = SimpleNamespace(source="postgres", table="shipments", columns=now)
+    assert schema_drift(earlier, manifest) == [
+        "postgres/shipments since 2024-01-01: column destination retyped "
+        "address (street text, zip character varying(10)) "
+        "-> address (street text, zip character varying(10), at time with time zone)"
+    ]
+    assert (
+        schema_drift(earlier, SimpleNamespace(source="postgres", table="shipments", columns=earlier["columns"])) == []
+    )
