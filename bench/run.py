@@ -163,7 +163,7 @@ def commands(
         attach(con, source, SOURCE_ALIAS, read_only=True)
         columns = {
             table: ", ".join(f"{quote(c.name)} {c.source_type}" for c in entry["columns"])
-            for table, entry in describe_tables(con).items()
+            for (_, table), entry in describe_tables(con).items()
         }
     columns["order_details"] = ", ".join(f"{quote(name)} {pg}" for name, (_, pg) in SCHEMAS["order_details"].items())
     tables = sorted(set(columns) - {"order_details"})

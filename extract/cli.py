@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import ledger, pipeline, server
@@ -14,6 +15,7 @@ from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
 from .report import print_status, print_summary
 from .source import SourceError
+from .source_tables import split_patterns
 from .storage import LakeError, LockLost, check_held
 
 __all__ = ["main"]
@@ -55,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="lake file format")
         sub.add_argument("--quiet", action="store_true", help="plain one-line-per-table logs, no live progress line")
+        sub.add_argument(
+            "--schemas",
+            type=split_patterns,
+            help="source schemas step 1 reads: names or shell patterns, separated by commas "
+            "(default: SOURCE_SCHEMAS, else every schema the source role can read)",
+        )
+        sub.add_argument(
+            "--include",
+            type=split_patterns,
+            help="source tables step 1 takes: patterns on schema.table, e.g. 'sales.*,public.orders' "
+            "(default: SOURCE_INCLUDE, else every table)",
+        )
+        sub.add_argument(
+            "--exclude",
+            type=split_patterns,
+            help="source tables step 1 leaves out: patterns on schema.table (default: SOURCE_EXCLUDE)",
+        )
 
     def with_seed(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--scale", type=float, default=1.0, help="demo scale factor (1 = Northwind's sizes)")
@@ -117,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = _narrowed(load_settings(), args)
     if args.command == "server":
         if args.action == "start":
             started = server.start(settings)
@@ -171,6 +190,12 @@ def _run(args: argparse.Namespace) -> int:
         return _backfill(settings, args, csv_path)
     _run_day(settings, args, args.date, csv_path)
     return 0
+
+
+def _narrowed(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with the source tables that ``--schemas``, ``--include`` and ``--exclude`` give."""
+    given = {part: getattr(args, part) for part in ("schemas", "include", "exclude") if getattr(args, part, None)}
+    return replace(settings, source_tables=replace(settings.source_tables, **given)) if given else settings
 
 
 def _steps(args: argparse.Namespace) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2.extensions import connection, make_dsn, parse_dsn
 
+from .source_tables import EVERY_TABLE, Selection, split_patterns
 from .storage import Lake, open_lake
 
 __all__ = [
@@ -52,8 +53,8 @@ class Settings:
         duckdb_threads: DuckDB worker threads (``LAKEHOUSE_DUCKDB_THREADS``, default: the cores).
         memory_limit: DuckDB's memory limit per connection, steps 1 and 2 (``LAKEHOUSE_MEMORY_LIMIT``, default 512MB).
         aws: the ``AWS_*`` variables, for a lake on S3.
-        source_exclude: source tables step 1 leaves out (``SOURCE_EXCLUDE``: names or shell
-            patterns, separated by commas).
+        source_tables: the source tables step 1 takes (``SOURCE_SCHEMAS``, ``SOURCE_INCLUDE``,
+            ``SOURCE_EXCLUDE``: names or shell patterns, separated by commas).
     """
 
     lake_url: str
@@ -65,7 +66,7 @@ class Settings:
     workers: int = 2
     duckdb_threads: int | None = None
     memory_limit: str = "512MB"
-    source_exclude: tuple[str, ...] = ()
+    source_tables: Selection = EVERY_TABLE
 
     @cached_property
     def lake(self) -> Lake:
@@ -128,7 +129,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=int(env.get("LAKEHOUSE_WORKERS") or os.cpu_count() or 2),
         duckdb_threads=int(env["LAKEHOUSE_DUCKDB_THREADS"]) if env.get("LAKEHOUSE_DUCKDB_THREADS") else None,
         memory_limit=env.get("LAKEHOUSE_MEMORY_LIMIT", "512MB"),
-        source_exclude=tuple(name.strip() for name in env.get("SOURCE_EXCLUDE", "").split(",") if name.strip()),
+        source_tables=Selection(
+            *(split_patterns(env.get(f"SOURCE_{part}")) for part in ("SCHEMAS", "INCLUDE", "EXCLUDE"))
+        ),
     )
 
 

@@ -13,7 +13,10 @@ from .sql import literal
 from .storage import Lake
 from .timing import Phases
 
-__all__ = ["SCHEMAS", "CsvError", "extract_csv"]
+__all__ = ["CSV_TABLE", "SCHEMAS", "CsvError", "extract_csv"]
+
+# The table the day's CSV lands as: no source table may take its name.
+CSV_TABLE = "order_details"
 
 # Known files: column -> (DuckDB type, PostgreSQL type). Decimals are exact, never floats.
 SCHEMAS: dict[str, dict[str, tuple[str, str]]] = {

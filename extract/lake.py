@@ -51,6 +51,7 @@ class Manifest:
         columns: name, lake type (DuckDB), source and warehouse types (PostgreSQL) of each column.
         checksums: sum of each exact numeric column (integers, decimals), as text, for reconciliation.
         primary_key: the columns of the table's primary key, in the key's order; empty when it has none.
+        source_relation: a source table's schema and name in its database (``table`` is its lake name).
         origin: where the data came from (host:port/db, or a CSV path); never a password.
         extracted_at: UTC time the partition was written.
     """
@@ -68,6 +69,7 @@ class Manifest:
     checksums: dict[str, str] = field(default_factory=dict)
     primary_key: list[str] = field(default_factory=list)
     extracted_at: str = ""
+    source_relation: list[str] = field(default_factory=list)
 
 
 def _safe_name(name: str) -> str:
@@ -147,6 +149,7 @@ def write_partition(
     origin: str,
     columns_meta: dict[str, dict],
     primary_key: Sequence[str] = (),
+    source_relation: Sequence[str] = (),
     fmt: str = "parquet",
     reconcile: Callable[[int, dict[str, str]], None] | None = None,
     phases: Phases | None = None,
@@ -173,6 +176,7 @@ def write_partition(
             ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``, a
             composite's (or its array's) ``type_name``, ``composite_fields`` and ``composite_array``.
         primary_key: the columns that identify a row (the source's primary key), for history.
+        source_relation: a source table's schema and name, when ``table`` is its lake name.
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;
             it raises when they disagree with the source.
@@ -218,6 +222,7 @@ def write_partition(
         columns=columns,
         checksums=checksums,
         primary_key=list(primary_key),
+        source_relation=list(source_relation),
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_key = manifest_path(source, table, date)

@@ -16,7 +16,7 @@ from . import demo, duck, gate, ledger, server, spark, writer_lock
 from .config import Settings, Unreachable, connect, redact, scrub
 from .dbt import WarehouseUnreachable, dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
-from .flat_files import extract_csv
+from .flat_files import CSV_TABLE, extract_csv
 from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
@@ -230,7 +230,7 @@ def extract(
                     progress=progress,
                     phases=step.phases,
                     earlier=earlier,
-                    exclude=settings.source_exclude,
+                    selection=settings.source_tables,
                 )
             _record_manifests(step, lake, "extract_postgres", date, manifests, dates)
 
@@ -244,7 +244,7 @@ def extract(
                 manifest = extract_csv(
                     cursor,
                     csv_path,
-                    name="order_details",
+                    name=CSV_TABLE,
                     lake=lake,
                     date=date,
                     fmt=fmt,

@@ -1,17 +1,18 @@
-"""Step 1 for the source database: every table of its schema, through DuckDB's postgres scanner."""
+"""Step 1 for the source database: every table of its schemas, through DuckDB's postgres scanner."""
 
 from __future__ import annotations
 
-import fnmatch
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import duckdb
 
 from .config import Unreachable, redact, scrub
+from .flat_files import CSV_TABLE
 from .lake import EarlierRuns, Manifest, write_partition
 from .ledger import Refused
 from .progress import Progress
+from .source_tables import EVERY_TABLE, Selection, exclude_pattern, lake_name, name_problems
 from .sql import literal, quote
 from .storage import Lake
 from .timing import Phases
@@ -29,7 +30,8 @@ __all__ = ["SOURCE_ALIAS", "attach", "describe_tables", "extract_tables", "table
 SOURCE_ALIAS = "source_db"
 
 CATALOG_QUERY = """
-select c.relname as table_name,
+select n.nspname as schema_name,
+       c.relname as table_name,
        a.attname as column_name,
        format_type(t.oid, case when declared.typtype = 'd' then declared.typtypmod else a.atttypmod end) as source_type,
        t.typname as type_name,
@@ -38,11 +40,13 @@ select c.relname as table_name,
        array(select e.enumlabel::text from pg_enum as e where e.enumtypid = t.oid order by e.enumsortorder)
            as enum_labels,
        case when declared.typtype = 'd' then declared.typname end as domain_name,
+       dn.nspname as domain_schema,
        array(select pg_get_constraintdef(k.oid) from pg_constraint as k
              where k.contypid = declared.oid and k.contype = 'c' order by k.conname)
            || case when declared.typnotnull then array['NOT NULL'] else array[]::text[] end as domain_clauses,
        array_position(i.indkey::smallint[], a.attnum) as key_position,
        c.reltuples::bigint as estimated_rows,
+       has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT') as readable,
        tn.nspname as type_schema,
        element.typname as element_name, element.typtype as element_kind, en.nspname as element_schema,
        array(select format('%I %s', f.attname, format_type(f.atttypid, f.atttypmod)) from pg_attribute as f
@@ -58,13 +62,14 @@ from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
 inner join pg_type as declared on declared.oid = a.atttypid
+inner join pg_namespace as dn on dn.oid = declared.typnamespace
 inner join pg_type as t on t.oid = case when declared.typtype = 'd' then declared.typbasetype else declared.oid end
 inner join pg_namespace as tn on tn.oid = t.typnamespace
 left join pg_type as element on element.oid = t.typelem and t.typcategory = 'A'
 left join pg_namespace as en on en.oid = element.typnamespace
 left join pg_index as i on i.indrelid = c.oid and i.indisprimary
-where n.nspname = {schema} and c.relkind in ('r', 'p') and not c.relispartition
-order by c.relname, a.attnum
+where n.nspname !~ '^pg_' and n.nspname <> 'information_schema' and c.relkind in ('r', 'p') and not c.relispartition
+order by n.nspname, c.relname, a.attnum
 """
 
 
@@ -79,42 +84,50 @@ def attach(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, *, read_only: b
         raise Unreachable(f"cannot connect to {redact(dsn)}: {scrub(reason, [dsn])}") from None
 
 
-def describe_tables(con: duckdb.DuckDBPyConnection, schema: str = "public") -> dict[str, dict]:
-    """Tables of ``schema`` in the attached source, with their columns and primary key.
+def describe_tables(con: duckdb.DuckDBPyConnection, selection: Selection = EVERY_TABLE) -> dict[tuple[str, str], dict]:
+    """The tables of the attached source that ``selection`` takes, with their columns and primary key.
 
-    A column of a domain is described by the domain's base type, which is what its
-    values are, and carries the domain's name and clauses.
+    System schemas are left aside; ``readable`` says whether the source role may read a table. A column of
+    a domain is described by the domain's base type, which is what its values are, and
+    carries the domain's name and clauses. Enum, domain and composite types are named as
+    the lake names them (``lake_name``): two schemas' types of one name stay apart.
 
     Returns:
-        ``{table: {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n}}``,
+        ``{(schema, table): {"columns": [Column, ...], "key": [column name, ...], "estimated_rows": n,
+        "readable": bool}}``,
         the key's columns in the primary key's own order.
     """
-    rows = _postgres_query(con, CATALOG_QUERY.format(schema=literal(schema)))
-    tables: dict[str, dict] = {}
-    positions: dict[str, dict[str, int]] = {}
+    rows = _postgres_query(con, CATALOG_QUERY)
+    tables: dict[tuple[str, str], dict] = {}
+    positions: dict[tuple[str, str], dict[str, int]] = {}
     for (
-        table, column, source_type, type_name, kind, typmod, labels, domain, clauses, position, estimated_rows,
-        type_schema, element_name, element_kind, element_schema, fields, fields_built_in,
+        schema, table, column, source_type, type_name, kind, typmod, labels, domain, domain_schema, clauses, position,
+        estimated_rows, readable, type_schema, element_name, element_kind, element_schema, fields, fields_built_in,
     ) in rows:  # fmt: skip
-        entry = tables.setdefault(table, {"columns": [], "key": [], "estimated_rows": estimated_rows})
+        if not selection.takes(schema, table):
+            continue
+        entry = tables.setdefault(
+            (schema, table), {"columns": [], "key": [], "estimated_rows": estimated_rows, "readable": readable}
+        )
         entry["columns"].append(
             Column(
                 column,
                 source_type,
-                type_name,
+                lake_name(type_schema, type_name) if kind in "ec" else type_name,
                 kind,
                 typmod,
                 tuple(labels),
-                (domain, tuple(clauses)) if domain else None,
+                (lake_name(domain_schema, domain), tuple(clauses)) if domain else None,
                 type_schema,
-                (element_name, element_kind, element_schema) if element_name else None,
+                (lake_name(element_schema, element_name) if element_kind == "c" else element_name, element_kind,
+                 element_schema) if element_name else None,
                 (tuple(fields), bool(fields_built_in)) if "c" in (kind, element_kind) else None,
             )
-        )
+        )  # fmt: skip
         if position is not None:
-            positions.setdefault(table, {})[column] = position
-    for table, key in positions.items():
-        tables[table]["key"] = sorted(key, key=key.__getitem__)
+            positions.setdefault((schema, table), {})[column] = position
+    for name, key in positions.items():
+        tables[name]["key"] = sorted(key, key=key.__getitem__)
     return tables
 
 
@@ -165,56 +178,57 @@ def extract_tables(
     lake: Lake,
     date: str,
     origin: str,
-    schema: str = "public",
+    selection: Selection = EVERY_TABLE,
     fmt: str = "parquet",
     workers: int = 2,
     progress: Progress | None = None,
     phases: Phases | None = None,
     earlier: EarlierRuns | None = None,
-    exclude: tuple[str, ...] = (),
 ) -> list[Manifest]:
-    """Write one partition per table of the attached source's ``schema``, ``workers`` tables at a time.
+    """Write one partition per table of the attached source that ``selection`` takes, ``workers`` tables at a time.
 
-    Tables whose name matches a shell pattern of ``exclude`` are left out. A column of a type
-    the lakehouse cannot carry (``refusal``) stops the step before anything is written.
+    A table is named in the lake as ``lake_name`` says; the tables the source role cannot read
+    are left out, and named in the log. A column of a type the lakehouse
+    cannot carry (``refusal``), or a name it cannot use (``name_problems``), stops the step
+    before anything is written.
 
     ``phases`` gets the seconds spent reading the catalog and in each phase of the writes;
     ``earlier`` says what earlier runs left of the day's partitions (default: anything).
 
     Returns:
-        The manifests written, one per table, by table name.
+        The manifests written, one per table, by lake name.
     """
     phases = Phases() if phases is None else phases
     with phases("catalog"):
-        tables = sorted(
-            (table, entry)
-            for table, entry in describe_tables(con, schema).items()
-            if not any(fnmatch.fnmatchcase(table, pattern) for pattern in exclude)
-        )
-    raw_tables = {table for table, _ in tables} | {"order_details"}
+        described = describe_tables(con, selection)
+    unreadable = sorted(f"{schema}.{table}" for (schema, table), entry in described.items() if not entry["readable"])
+    if unreadable:
+        print(f"  left out, the source role cannot read them: {', '.join(unreadable)}", flush=True)
+    described = {relation: entry for relation, entry in described.items() if entry["readable"]}
+    tables = sorted((lake_name(*relation), *relation, entry) for relation, entry in described.items())
+    raw_tables = {name for name, *_ in tables} | {CSV_TABLE}
 
     def why(column: Column) -> str | None:
         """Why ``column`` is refused: its type (``refusal``), or a composite type named as a raw table."""
         composite = column.fields and (column.element[0] if column.element else column.type_name)
         return "a composite type named as a table" if composite in raw_tables else refusal(column)
 
-    refused = {
-        (table, f"{table}.{column.name} ({column.source_type}: {reason})")
-        for table, entry in tables
-        for column in entry["columns"]
-        if (reason := why(column))
-    }
+    refused = name_problems(described, taken=[CSV_TABLE]) + [
+        (f"{schema}.{table}", f"the lakehouse cannot carry the type of {name}.{c.name} ({c.source_type}: {reason})")
+        for name, schema, table, entry in tables
+        for c in entry["columns"]
+        if (reason := why(c))
+    ]
     if refused:
         raise Refused(
-            f"step 1 refused, no source table written: the lakehouse cannot carry the type of "
-            f"{'; '.join(sorted(item for _, item in refused))}; leave the table out with "
-            f"SOURCE_EXCLUDE={','.join(sorted({table for table, _ in refused}))}"
+            f"step 1 refused, no source table written: {'; '.join(sorted({why for _, why in refused}))}; "
+            f"leave the table out with SOURCE_EXCLUDE={','.join(sorted({exclude_pattern(t) for t, _ in refused}))}"
         )
     if progress:
         progress.expect(len(tables))
 
-    def extract_one(item: tuple[str, dict]) -> Manifest:
-        table, entry = item
+    def extract_one(item: tuple[str, str, str, dict]) -> Manifest:
+        name, schema, table, entry = item
         relation = f"{quote(schema)}.{quote(table)}"
         with con.cursor() as cursor:
             # One transaction per table: the copy and the source's own counts see the same snapshot.
@@ -225,13 +239,14 @@ def extract_tables(
                     table_query(schema, table, entry),
                     lake=lake,
                     source="postgres",
-                    table=table,
+                    table=name,
+                    source_relation=[schema, table],
                     date=date,
                     origin=origin,
                     columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
                     primary_key=entry["key"],
                     fmt=fmt,
-                    reconcile=lambda rows, sums: _reconcile(cursor, relation, table, rows, sums),
+                    reconcile=lambda rows, sums: _reconcile(cursor, relation, name, rows, sums),
                     phases=phases,
                     earlier=earlier,
                 )
@@ -243,7 +258,7 @@ def extract_tables(
             progress.landed(manifest)
         return manifest
 
-    largest_first = sorted(tables, key=lambda item: -item[1]["estimated_rows"])
+    largest_first = sorted(tables, key=lambda item: -item[3]["estimated_rows"])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         manifests = list(pool.map(extract_one, largest_first))
     return sorted(manifests, key=lambda manifest: manifest.table)

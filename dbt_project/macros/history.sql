@@ -134,7 +134,7 @@
                 {% do alters.extend(plan['table']['alters']) %}
                 {% if plan['since'] %}
                     {% do merges.append(lake_history_merge(plan['relation'], plan['published'], plan['key'],
-                        plan['names'], plan['since'])) %}
+                        plan['copied'], plan['since'])) %}
                 {% endif %}
                 {% do merges.append('comment on table ' ~ plan['relation'] ~ ' is ' ~ lake_sql_string(tojson(plan['built']))) %}
             {% endif %}
@@ -199,15 +199,15 @@
     of the keys that changed from that day on (lake_history_versions' `changed_only`), from the
     versions of `published`: those of the other keys that run across `since` (now current),
     those that ended on or before it, and the start of the changed keys' versions that run across
-    it. Only the changes cross from DuckDB; PostgreSQL copies the rest. `columns`: the names of
-    the columns before valid_from and valid_to.
+    it. Only the changes cross from DuckDB; PostgreSQL copies the rest. `copied`: the expressions
+    that copy a published version's columns before valid_from and valid_to (lake_history_plan).
 #}
-{% macro lake_history_merge(next, published, key, columns, since) -%}
+{% macro lake_history_merge(next, published, key, copied, since) -%}
     {%- set day = "date '" ~ since ~ "'" -%}
-    insert into {{ next }} select {% for name in columns %}o.{{ lake_quote(name) }}, {% endfor %}o.valid_from, null
+    insert into {{ next }} select {{ copied | join(', ') }}, o.valid_from, null
     from {{ published }} as o where o.valid_from <= {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
         and not exists (select 1 from {{ next }} as n where {% for name in key %}{{ 'and ' if not loop.first }}n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }} {% endfor %});
-    insert into {{ next }} select * from {{ published }} where valid_to <= {{ day }};
+    insert into {{ next }} select {{ copied | join(', ') }}, o.valid_from, o.valid_to from {{ published }} as o where o.valid_to <= {{ day }};
     update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
     where n.valid_from = {{ day }} and o.valid_from < {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
         {%- for name in key %} and n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }}{% endfor %}
@@ -346,9 +346,13 @@
             {% do typed.append(column) %}
         {% endif %}
     {% endfor %}
-    {% set signature = [] %}
+    {% set signature, copied = [], [] %}
     {% for column in typed %}
         {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
+        {# The published schema's enum and composite types are not the new one's: their values cross as text. #}
+        {% set recreated = column.get('enum_labels') is not none or column.get('composite_fields') is not none %}
+        {% do copied.append('o.' ~ lake_quote(column['name']) ~ (('::text::' ~ lake_quote(schema) ~ '.'
+            ~ lake_quote(column['type_name']) ~ ('[]' if column.get('composite_array') else '')) if recreated else '')) %}
     {% endfor %}
     {% set present, recorded, partial = [], {}, [] %}
     {% for name in names if counts[name] < days | length %}{% do partial.append(name) %}{% endfor %}
@@ -377,7 +381,7 @@
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
         'published': lake_quote('history') ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
-        'names': names, 'snapshot_days': snapshot_days, 'since': since,
+        'names': names, 'copied': copied, 'snapshot_days': snapshot_days, 'since': since,
         'built': {'days': recorded, 'columns': signature | join(', '), 'key': key, 'partial': partial}}) }}
 {% endmacro %}
 

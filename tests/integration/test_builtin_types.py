@@ -15,6 +15,7 @@ import pytest
 from helpers import DAY, query
 
 from extract import ledger, pipeline
+from extract.source_tables import Selection
 from extract.sql import literal, quote
 
 BUILTIN_TYPES = """
@@ -185,11 +186,12 @@ def test_a_type_the_lakehouse_cannot_carry_is_refused_in_one_line_before_anythin
     assert said.startswith(
         "step 1 refused, no source table written: the lakehouse cannot carry the type of embeddings.embedding "
         "(vector(3): a type the warehouse does not have (an extension's or the database's own)); "
-        "leave the table out with SOURCE_EXCLUDE=embeddings"
+        "leave the table out with SOURCE_EXCLUDE=public.embeddings"
     ), said
     assert "\n" not in said and "Traceback" not in capsys.readouterr().err
     assert not list(demo.data_dir.glob("postgres/*/2024-01-16/*.parquet"))
     assert {e["step"]: e["status"] for e in ledger.read(demo.lake, "2024-01-16")}["extract_postgres"] == "refused"
-    pipeline.extract(dataclasses.replace(demo, source_exclude=("embed*",)), "2024-01-16", csv_path=demo.demo_csv)
+    narrowed = dataclasses.replace(demo, source_tables=Selection(exclude=("public.embed*",)))
+    pipeline.extract(narrowed, "2024-01-16", csv_path=demo.demo_csv)
     assert list(demo.data_dir.glob("postgres/customers/2024-01-16/*.parquet"))
     assert not list(demo.data_dir.glob("postgres/embeddings/*"))
