@@ -172,9 +172,10 @@ def write_partition(
         origin: where the rows come from, for the manifest (no secrets).
         columns_meta: per column, what the warehouse needs to recreate it: ``source_type``
             (PostgreSQL), ``warehouse_type`` (what it lands as before being altered to the
-            source type), ``checksum`` (sum it for reconciliation), and an enum's
-            ``type_name`` and ``enum_labels``, a domain's ``domain`` and ``domain_clauses``, a
-            composite's (or its array's) ``type_name``, ``composite_fields`` and ``composite_array``.
+            source type), ``checksum`` (sum it for reconciliation), and an enum's (or its
+            array's) ``type_name``, ``enum_labels`` and ``enum_array``, a domain's ``domain`` and
+            ``domain_clauses``, a composite's (or its array's) ``type_name``, ``composite_fields``
+            and ``composite_array``.
         primary_key: the columns that identify a row (the source's primary key), for history.
         source_relation: a source table's schema and name, when ``table`` is its lake name.
         fmt: "parquet" (default) or "csv".

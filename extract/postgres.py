@@ -37,7 +37,8 @@ select n.nspname as schema_name,
        t.typname as type_name,
        t.typtype as kind,
        case when declared.typtype = 'd' then declared.typtypmod else a.atttypmod end as typmod,
-       array(select e.enumlabel::text from pg_enum as e where e.enumtypid = t.oid order by e.enumsortorder)
+       array(select e.enumlabel::text from pg_enum as e where e.enumtypid = coalesce(element.oid, t.oid)
+             order by e.enumsortorder)
            as enum_labels,
        case when declared.typtype = 'd' then declared.typname end as domain_name,
        dn.nspname as domain_schema,
@@ -119,7 +120,7 @@ def describe_tables(con: duckdb.DuckDBPyConnection, selection: Selection = EVERY
                 tuple(labels),
                 (lake_name(domain_schema, domain), tuple(clauses)) if domain else None,
                 type_schema,
-                (lake_name(element_schema, element_name) if element_kind == "c" else element_name, element_kind,
+                (lake_name(element_schema, element_name) if element_kind in "ec" else element_name, element_kind,
                  element_schema) if element_name else None,
                 (tuple(fields), bool(fields_built_in)) if "c" in (kind, element_kind) else None,
             )
@@ -141,8 +142,12 @@ def _column_meta(column: Column) -> dict:
         "warehouse_type": warehouse_type(column),
         "checksum": is_exact_number(column),
     }
-    if column.kind == "e":
-        meta.update(type_name=column.type_name, enum_labels=list(column.enum_labels))
+    if "e" in (column.kind, column.element and column.element[1]):  # an enum, or an array of one
+        meta.update(
+            type_name=column.element[0] if column.element else column.type_name,
+            enum_labels=list(column.enum_labels),
+            enum_array=column.element is not None,
+        )
     if column.domain:
         meta.update(domain=column.domain[0], domain_clauses=list(column.domain[1]))
     if column.fields:  # a composite type, or an array of one

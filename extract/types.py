@@ -38,7 +38,7 @@ class Column:
         type_name: the type's own name (``numeric``, ``bpchar``, an enum's name).
         kind: ``pg_type.typtype``: ``b`` base, ``e`` enum, ``d`` domain, ...
         typmod: ``pg_attribute.atttypmod`` (-1 when the type has no modifier).
-        enum_labels: the labels of an enum type, in their order.
+        enum_labels: the labels of an enum type (or of an array's), in their order.
         domain: for a column declared with a domain, its name, and the CHECK and NOT NULL
             clauses that complete ``create domain <name> as <source_type>``; the other
             fields then describe the domain's base type, which is what its values are.
@@ -78,10 +78,10 @@ class Column:
 def refusal(column: Column) -> str | None:
     """Why the lakehouse cannot carry ``column``'s type exactly yet, or None when it can: built-in
     types, enums, composite types of built-in types, domains over them but composites, and
-    arrays of built-in and composite types."""
+    arrays of built-in, enum and composite types."""
     if column.kind == "p":
         return "a pseudo-type"
-    if column.kind == "e":
+    if "e" in (column.kind, column.element and column.element[1]):
         return None
     if "c" in (column.kind, column.element and column.element[1]):
         if column.domain:

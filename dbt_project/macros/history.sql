@@ -352,7 +352,8 @@
         {# The published schema's enum and composite types are not the new one's: their values cross as text. #}
         {% set recreated = column.get('enum_labels') is not none or column.get('composite_fields') is not none %}
         {% do copied.append('o.' ~ lake_quote(column['name']) ~ (('::text::' ~ lake_quote(schema) ~ '.'
-            ~ lake_quote(column['type_name']) ~ ('[]' if column.get('composite_array') else '')) if recreated else '')) %}
+            ~ lake_quote(column['type_name']) ~ ('[]' if column.get('composite_array') or column.get('enum_array') else ''))
+            if recreated else '')) %}
     {% endfor %}
     {% set present, recorded, partial = [], {}, [] %}
     {% for name in names if counts[name] < days | length %}{% do partial.append(name) %}{% endfor %}

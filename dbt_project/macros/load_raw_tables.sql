@@ -52,10 +52,11 @@
     {% for column in manifest['columns'] %}
         {% set target_type = column['source_type'] %}
         {% if column.get('enum_labels') is not none %}
-            {% set target_type = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
+            {% set enum = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
             {% set labels = [] %}
             {% for label in column['enum_labels'] %}{% do labels.append(lake_sql_string(label)) %}{% endfor %}
-            {% do ddl.append(lake_create_type(target_type, 'enum (' ~ labels | join(', ') ~ ')')) %}
+            {% do ddl.append(lake_create_type(enum, 'enum (' ~ labels | join(', ') ~ ')')) %}
+            {% set target_type = enum ~ ('[]' if column.get('enum_array') else '') %}
         {% elif column.get('composite_fields') is not none %}
             {% set composite = lake_quote(schema) ~ '.' ~ lake_quote(column['type_name']) %}
             {% do ddl.append(lake_create_type(composite, '(' ~ column['composite_fields'] | join(', ') ~ ')')) %}
