@@ -68,8 +68,13 @@
         {% endif %}
         {% do columns.append(lake_quote(column['name']) ~ ' ' ~ column['warehouse_type']) %}
         {% if column['warehouse_type'] != target_type %}
-            {% do alters.append('alter column ' ~ lake_quote(column['name']) ~ ' type ' ~ target_type
-                ~ ' using ' ~ lake_quote(column['name']) ~ '::' ~ target_type) %}
+            {#
+                A value comes back through its type's cast from text: PostgreSQL's input function for
+                every type but regclass, whose cast is a function of its own that reads no zero OID ("-").
+            #}
+            {% set value = lake_quote(column['name']) %}
+            {% do alters.append('alter column ' ~ value ~ ' type ' ~ target_type ~ ' using '
+                ~ ('regclassin(' ~ value ~ '::cstring)' if target_type == 'regclass' else value ~ '::' ~ target_type)) %}
         {% endif %}
     {% endfor %}
     {% do ddl.append('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') %}
