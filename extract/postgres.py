@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 
 import duckdb
@@ -235,26 +236,35 @@ def extract_tables(
     def extract_one(item: tuple[str, str, str, dict]) -> Manifest:
         name, schema, table, entry = item
         relation = f"{quote(schema)}.{quote(table)}"
+
+        def write(cursor: duckdb.DuckDBPyConnection, columns: list[Column]) -> Manifest:
+            return write_partition(
+                cursor,
+                table_query(schema, table, {**entry, "columns": columns}),
+                lake=lake,
+                source="postgres",
+                table=name,
+                source_relation=[schema, table],
+                date=date,
+                origin=origin,
+                columns_meta={column.name: _column_meta(column) for column in columns},
+                primary_key=entry["key"],
+                fmt=fmt,
+                reconcile=lambda rows, sums: _reconcile(cursor, relation, name, rows, sums),
+                phases=phases,
+                earlier=earlier,
+            )
+
         with con.cursor() as cursor:
             # One transaction per table: the copy and the source's own counts see the same snapshot.
             cursor.execute("begin transaction")
             try:
-                manifest = write_partition(
-                    cursor,
-                    table_query(schema, table, entry),
-                    lake=lake,
-                    source="postgres",
-                    table=name,
-                    source_relation=[schema, table],
-                    date=date,
-                    origin=origin,
-                    columns_meta={column.name: _column_meta(column) for column in entry["columns"]},
-                    primary_key=entry["key"],
-                    fmt=fmt,
-                    reconcile=lambda rows, sums: _reconcile(cursor, relation, name, rows, sums),
-                    phases=phases,
-                    earlier=earlier,
-                )
+                try:
+                    manifest = write(cursor, entry["columns"])
+                except NotANumber as found:
+                    # Parquet's decimals hold no NaN: such a column travels as an unbounded numeric does.
+                    unbounded = [replace(c, typmod=-1) if c.name in found.columns else c for c in entry["columns"]]
+                    manifest = write(cursor, unbounded)
             except BaseException:
                 cursor.execute("rollback")
                 raise
@@ -269,11 +279,25 @@ def extract_tables(
     return sorted(manifests, key=lambda manifest: manifest.table)
 
 
+class NotANumber(ValueError):
+    """Numeric columns that hold NaN in the source, which the lake's decimals cannot."""
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(f"NaN in {', '.join(columns)}")
+        self.columns = columns
+
+
 def _reconcile(con: duckdb.DuckDBPyConnection, relation: str, table: str, rows: int, sums: dict[str, str]) -> None:
-    """Compare the lake file's row count and column sums with the source's own; ValueError names the table."""
+    """Compare the lake file's row count and column sums with the source's own; ValueError names the table.
+
+    Raises:
+        NotANumber: the columns whose source sum is NaN (a NaN value), before any comparison.
+    """
     names = list(sums)
     sql = ", ".join(["count(*)::bigint as c0", *(f"sum({quote(n)})::text as c{i}" for i, n in enumerate(names, 1))])
     source_rows, *source_sums = _postgres_query(con, f"select {sql} from {relation}")[0]
+    if nan := [name for name, total in zip(names, source_sums, strict=True) if total == "NaN"]:
+        raise NotANumber(nan)
     if source_rows != rows:
         raise ValueError(f"reconciliation failed for {table}: the source has {source_rows} rows, the lake {rows}")
     for name, expected, got in zip(names, source_sums, sums.values(), strict=True):

@@ -194,3 +194,22 @@ def test_a_type_the_lakehouse_cannot_carry_is_refused_in_one_line_before_anythin
     pipeline.extract(narrowed, "2024-01-16", csv_path=demo.demo_csv)
     assert list(demo.data_dir.glob("postgres/customers/2024-01-16/*.parquet"))
     assert not list(demo.data_dir.glob("postgres/embeddings/*"))
+
+
+def test_a_bounded_numeric_that_holds_nan_arrives_unchanged(demo):
+    source, warehouse = demo.dsn("source"), demo.dsn("warehouse")
+    query(source, "create table readings (id integer primary key, value numeric(10, 2), other numeric(10, 2))")
+    query(source, "insert into readings values (1, 'NaN', 1.5), (2, 1.25, null), (3, null, 2)")
+    pipeline.extract(demo, DAY, csv_path=demo.demo_csv)
+    pipeline.load(demo, DAY)
+    manifest = next(
+        p for e in ledger.read(demo.lake, DAY) for p in e["details"]["partitions"] if p["table"] == "readings"
+    )
+    assert [(c["type"], c["checksum"]) for c in manifest["columns"][1:]] == [
+        ("VARCHAR", False),
+        ("DECIMAL(10,2)", True),
+    ]
+    assert query(warehouse, COLUMN_TYPES, ("raw.readings",)) == query(source, COLUMN_TYPES, ("readings",))
+    as_text = "select id, value::text, other::text from {}readings order by id"
+    assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format(""))
+    assert query(warehouse, as_text.format("history.")) == query(source, as_text.format(""))
