@@ -87,6 +87,8 @@ def refusal(column: Column) -> str | None:
         if column.domain:
             return "a domain over a composite type"
         return None if column.fields and column.fields[1] else "a composite type with a field of a type not built in"
+    if column.element and column.element[1] == "d":
+        return "an array of a domain"
     if column.element and (column.element[2] != "pg_catalog" or column.element[1] not in "brm"):
         return "an array of a type that is not built in"
     if column.type_schema != "pg_catalog":

@@ -380,7 +380,7 @@
         {% do snapshot_days.append({'day': manifest['date'], 'relation': relation, 'columns': has}) %}
     {% endfor %}
     {{ return({'name': table, 'key': key, 'relation': lake_quote(schema) ~ '.' ~ lake_quote(table),
-        'published': lake_quote('history') ~ '.' ~ lake_quote(table),
+        'published': lake_quote(lakehouse_schema('history')) ~ '.' ~ lake_quote(table),
         'table': lake_raw_table(schema, {'table': table, 'columns': typed}),
         'names': names, 'copied': copied, 'snapshot_days': snapshot_days, 'since': since,
         'built': {'days': recorded, 'columns': signature | join(', '), 'key': key, 'partial': partial}}) }}

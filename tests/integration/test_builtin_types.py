@@ -155,24 +155,33 @@ def test_every_builtin_type_arrives_with_its_type_and_values(demo):
         assert query(warehouse, as_text.format("history.")) == query(source, as_text.format("")), column
 
 
-def test_a_composite_type_is_recreated_and_its_values_arrive_unchanged(demo):
+def test_composite_types_and_domains_are_recreated_and_their_values_arrive_unchanged(demo):
     source, warehouse = demo.dsn("source"), demo.dsn("warehouse")
     query(source, 'create type address as (street text, "zip code" varchar(10), at timetz)')
-    query(source, "create table shipments (id integer primary key, destination address, stops address[])")
+    query(source, "create domain zone as timetz check (value <> '00:00:00+00')")
+    query(source, "create domain hosts as inet[] check (cardinality(value) < 3)")
+    query(
+        source,
+        "create table shipments (id integer primary key, destination address, stops address[], at zone, via hosts)",
+    )
     rows = [
-        "(1, null, null)",
-        "(2, row(null, null, null), '{}')",
-        "(3, row('', '', '00:00:00+14'), array[row('a \"b\", c', '0', null)::address, null])",
+        "(1, null, null, null, null)",
+        "(2, row(null, null, null), '{}', '23:59:59+15:59', '{}')",
+        "(3, row('', '', '00:00:00+14'), array[row('a \"b\", c', '0', null)::address, null], '12:00-08', '{::1,NULL}')",
     ]
     query(source, f"insert into shipments values {', '.join(rows)}")
     pipeline.extract(demo, DAY, csv_path=demo.demo_csv)
     pipeline.load(demo, DAY)
     typed = "set search_path = {}, public; " + COLUMN_TYPES
-    assert query(warehouse, typed.format("raw"), ("shipments",)) == query(source, COLUMN_TYPES, ("shipments",))
+    for schema in ("raw", "history"):
+        assert query(warehouse, typed.format(schema), ("shipments",))[:5] == query(source, COLUMN_TYPES, ("shipments",))
     fields = "select attname::text, format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s::regclass"
     assert query(warehouse, fields, ("raw.address",)) == query(source, fields, ("address",))
-    as_text = "select id, destination::text, stops::text from {}shipments order by id"
+    constraints = "select pg_get_constraintdef(oid) from pg_constraint where contypid = %s::regtype"
+    assert query(warehouse, constraints, ("raw.hosts",)) == query(source, constraints, ("hosts",))
+    as_text = "select id, destination::text, stops::text, at::text, via::text from {}shipments order by id"
     assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format(""))
+    assert query(warehouse, as_text.format("history.")) == query(source, as_text.format(""))
 
 
 def test_a_type_the_lakehouse_cannot_carry_is_refused_in_one_line_before_anything_is_written(demo, capsys):
