@@ -35,7 +35,7 @@ AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench bench-history test test-spark test-airflow test-browser test-all lint clean
+.PHONY: help setup all backfill seed extract load spark-cluster spark-cluster-stop export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench bench-history test test-spark test-airflow test-browser test-all lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -73,6 +73,12 @@ extract: setup ## step 1 for DATE: source tables and CSV into data/
 
 load: setup $(if $(filter spark,$(TARGET)),$(SPARK_STAMP)) ## step 2 for DATE: dbt build into the warehouse (TARGET=lakehouse|postgres|spark)
 	$(PY) -m extract load --date $(DATE) --target $(TARGET)
+
+spark-cluster: setup $(SPARK_STAMP) ## a Spark master and two workers on 127.0.0.1 (then LAKEHOUSE_SPARK_MASTER=spark://127.0.0.1:7077)
+	$(PY) -m extract spark-cluster start
+
+spark-cluster-stop: setup ## stop the Spark master and workers of make spark-cluster
+	$(PY) -m extract spark-cluster stop
 
 export: setup ## write data/exports/DATE/orders_with_details.{csv,json}
 	$(PY) -m extract export --date $(DATE)

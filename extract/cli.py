@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import ledger, pipeline, server
-from .config import Settings, load_settings, password_apart, redact
+from .config import REPO_ROOT, Settings, load_settings, password_apart, redact
 from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
 from .report import print_status, print_summary
@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         "action", choices=["start", "stop", "status"]
     )
 
+    command(
+        "spark-cluster",
+        "a Spark master and two workers on 127.0.0.1, from the installed pyspark: start, stop, status",
+        "spark-cluster start",
+    ).add_argument("action", choices=["start", "stop", "status"])
+
     sub = command("seed", "fill the source database with demo data or a dump", "seed --scale 10 --force")
     with_seed(sub)
     sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
@@ -152,6 +158,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"embedded PostgreSQL {'running' if running else 'stopped'} ({settings.pgdata})")
             return 0 if running else 1
         return 0
+    if args.command == "spark-cluster":
+        return _spark_cluster(args.action)
     if args.command not in ("server", "cron", "psql"):
         settings.lake.check()  # an unreachable bucket stops the command before anything is written
     if args.command == "status":
@@ -189,6 +197,34 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "backfill":
         return _backfill(settings, args, csv_path)
     _run_day(settings, args, args.date, csv_path)
+    return 0
+
+
+def _spark_cluster(action: str) -> int:
+    """``make spark-cluster`` and ``make spark-cluster-stop``: the local cluster in .spark-cluster/."""
+    from . import spark_cluster  # needs pyspark, the spark extra
+
+    cluster = spark_cluster.Cluster(REPO_ROOT / ".spark-cluster")
+    if action == "start":
+        try:
+            started = spark_cluster.start(cluster)
+        except RuntimeError as exc:
+            spark_cluster.stop(cluster)
+            print(f"error: {exc}; its logs are in {cluster.folder}", file=sys.stderr)
+            return EXIT_SERVER
+        print(
+            f"Spark master {'started' if started else 'already running'}: {cluster.master} with "
+            f"{cluster.workers} workers (web UI http://127.0.0.1:{cluster.ui_port}); "
+            f"make load TARGET=spark LAKEHOUSE_SPARK_MASTER={cluster.master} builds on it"
+        )
+    elif action == "stop":
+        print("stopped" if spark_cluster.stop(cluster) else "not running")
+    else:
+        try:
+            print(f"Spark master {cluster.master}: {cluster.state()['aliveworkers']} workers alive")
+        except OSError:
+            print(f"no Spark master on {cluster.master}")
+            return 1
     return 0
 
 

@@ -13,9 +13,10 @@ import json
 
 from .config import Settings
 from .dbt import target_dir
-from .duck import connect
+from .duck import connect, read_s3
 from .lake import Manifest, write_partition
 from .sql import literal
+from .storage import S3Lake
 
 __all__ = ["SOURCE", "land_marts"]
 
@@ -29,7 +30,7 @@ def land_marts(settings: Settings, date: str) -> list[Manifest]:
     """Write the marts of the last Spark build into the lake, one partition each, rows in order.
 
     The marts are the project's table models, read from the Spark warehouse folder the
-    profile sets (``_spark/warehouse`` in the state folder).
+    profile sets: ``_spark/warehouse`` in the state folder, or in the lake when it is on S3.
     """
     nodes = json.loads((target_dir() / "manifest.json").read_text())["nodes"].values()
     marts = [
@@ -38,11 +39,17 @@ def land_marts(settings: Settings, date: str) -> list[Manifest]:
         if n["resource_type"] == "model" and n["config"]["materialized"] == "table"
     ]
     con = connect(memory_limit=settings.memory_limit)
+    lake = settings.lake
+    if isinstance(lake, S3Lake):
+        read_s3(con, lake.duckdb_env())
+        warehouse = lake.url("_spark/warehouse")
+    else:
+        warehouse = str(settings.data_dir / "_spark" / "warehouse")
     try:
         manifests = []
         for schema, name in sorted(marts):
-            files = settings.data_dir / "_spark" / "warehouse" / f"{schema}.db" / name / "*.parquet"
-            query = f"select * from read_parquet({literal(str(files))}) order by all"
+            files = f"{warehouse}/{schema}.db/{name}/*.parquet"
+            query = f"select * from read_parquet({literal(files)}) order by all"
             relation = con.sql(query)
             exact = {
                 n: {"checksum": str(t).startswith(EXACT_TYPES)}

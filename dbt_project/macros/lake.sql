@@ -41,20 +41,18 @@
 {%- endmacro %}
 
 {#
-    The lake root: LAKEHOUSE_DATA when it is s3://bucket/prefix; else the folder the profile
-    gives DuckDB as its file_search_path (LAKEHOUSE_DATA, or data/ beside profiles.yml), so
-    local lake paths are relative to it, whatever folder dbt was started from.
+    The lake root: LAKEHOUSE_DATA when it is s3://bucket/prefix (s3a://bucket/prefix for Spark's
+    S3 file system); else, on DuckDB, the folder the profile gives it as its file_search_path
+    (LAKEHOUSE_DATA, or data/ beside profiles.yml), so local lake paths are relative to it,
+    whatever folder dbt was started from, and on Spark that folder itself.
 #}
 {% macro lake_root() -%}
-    {% set url = env_var('LAKEHOUSE_DATA', '') %}
-    {% if target.type == 'spark' %}
-        {% if url.startswith('s3://') %}
-            {{ exceptions.raise_compiler_error('the spark target refused LAKEHOUSE_DATA=' ~ url
-                ~ ": it reads local lakes only, since Spark's S3 file system (hadoop-aws) is not on PyPI") }}
-        {% endif %}
-        {{ return(env_var('LAKEHOUSE_DATA', flags.PROFILES_DIR ~ '/data')) }}  {# as profiles.yml #}
+    {% set url = env_var('LAKEHOUSE_DATA', '').rstrip('/') %}
+    {% if url.startswith('s3://') %}
+        {{ return(('s3a://' ~ url[5:]) if target.type == 'spark' else url) }}
     {% endif %}
-    {{ return(url.rstrip('/') if url.startswith('s3://') else target.settings['file_search_path']) }}
+    {{ return(env_var('LAKEHOUSE_DATA', flags.PROFILES_DIR ~ '/data') if target.type == 'spark'
+        else target.settings['file_search_path']) }}
 {%- endmacro %}
 
 {# Where DuckDB finds a lake key: below the bucket's prefix, or relative to the local lake root. #}

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
+from collections.abc import Iterator
 
 import duckdb
 import pytest
-from helpers import assert_whole, cli, published, query
+from helpers import DBT_LOG, TARGET_DIR, assert_whole, cli, free_port, published, query
 
-from extract.config import REPO_ROOT
+from extract.config import REPO_ROOT, load_settings
 from extract.dbt import PROJECT_DIR, dbt_env
+from extract.duck import read_s3
 from extract.lake import partition_file
+from extract.spark_cluster import Cluster, start, stop
 
 pytestmark = pytest.mark.spark
 
@@ -131,3 +135,68 @@ def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(loaded, lake_env, t
     assert published(demo) == before
     assert assert_whole(demo, DATE)
     assert not (demo.data_dir / "spark" / "order_lines" / "2024-01-16").exists()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    """A master and two workers on 127.0.0.1 (``make spark-cluster``'s), on free ports, for this module."""
+    ui_port = free_port()
+    while any(not _free(ui_port + offset) for offset in range(3)):
+        ui_port = free_port()
+    running = Cluster(tmp_path_factory.mktemp("cluster"), port=free_port(), ui_port=ui_port)
+    start(running)
+    yield running
+    stop(running)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_spark_on_a_cluster_reads_and_writes_the_lake_on_s3_and_publishes_the_same_marts(
+    demo, lake_env, s3, cluster, tmp_path
+):
+    state = tmp_path / "state"
+    env = {**lake_env, **s3["env"], "LAKEHOUSE_DATA": "s3://my-bucket/cluster", "LAKEHOUSE_STATE": str(state)}
+    for args in (("extract", "--date", DATE), ("load", "--date", DATE)):
+        result = cli(env, *args)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    settings = load_settings(env)
+    by_duckdb = _marts_by_duckdb(settings)
+    types_in_warehouse = query(settings.dsn("warehouse"), MART_TYPES)
+
+    result = cli({**env, "LAKEHOUSE_SPARK_MASTER": cluster.master}, "load", "--date", DATE, "--target", "spark")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # Same rows: Spark's marts, landed in the lake on S3, equal DuckDB's; the warehouse publishes the same.
+    con = duckdb.connect()
+    read_s3(con, settings.lake.duckdb_env())
+    for mart in MARTS:
+        relation = con.read_parquet(settings.lake.url(partition_file("spark", mart, DATE)))
+        landed = list(zip(relation.columns, map(str, relation.types), strict=True)), relation.order("all").fetchall()
+        assert landed == by_duckdb[mart], mart
+    assert _marts_by_duckdb(settings) == by_duckdb
+    assert query(settings.dsn("warehouse"), MART_TYPES) == types_in_warehouse
+    assert_whole(settings, DATE)
+
+    # The work ran on the cluster's two workers, which read and wrote the lake on S3, not the driver's disk.
+    app = cluster.state()["completedapps"][-1]
+    assert app["state"] == "FINISHED" and app["cores"] == 2
+    for worker in range(2):
+        executors = [e for e in cluster.state(worker)["finishedexecutors"] if e["appid"] == app["id"]]
+        assert executors, worker
+        logs = list((cluster.folder / f"worker-{worker}" / app["id"]).glob("*/stderr"))
+        assert any("Finished task" in log.read_text() for log in logs), worker
+    pages = s3["client"].get_paginator("list_objects_v2").paginate(Bucket="my-bucket", Prefix="cluster/_spark/")
+    stored = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    marts = {key.split("/")[4] for key in stored if key.split("/")[3] == "marts.db" and key.endswith(".parquet")}
+    assert marts == set(MARTS)
+    assert not (state / "_spark" / "warehouse").exists()
+
+    # The credentials reach the executors, and no log, dbt file or Spark file holds the secret.
+    secret = s3["env"]["AWS_SECRET_ACCESS_KEY"]
+    for folder in (cluster.folder, state, TARGET_DIR, DBT_LOG.parent):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
