@@ -14,7 +14,9 @@ daily pipeline does (the day is extracted first, unmeasured), after a warm-up ru
 leaves dbt's partial parse. Each step's seconds per phase come from its ledger entry.
 ``--lake s3`` adds steps 1 and 2 with the lake on a local S3 server (moto), against the
 local disk in the same run. At SF 1, 100 and 1000, step 2 also runs on the spark target,
-against the lakehouse target's.
+against the lakehouse target's; with ``--lake s3``, also on a local Spark cluster (a master and
+two workers, ``make spark-cluster``'s) reading and writing the S3 lake, against the lakehouse
+target on that lake.
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ import psycopg2
 
 from bench import floor
 from bench.local_s3 import local_s3
-from extract import duck, ledger, server
+from extract import duck, ledger, server, spark_cluster
 from extract.config import REPO_ROOT, load_settings
 from extract.dbt import target_dir
 from extract.flat_files import SCHEMAS
 from extract.postgres import SOURCE_ALIAS, attach, describe_tables
+from extract.spark_cluster import Cluster
 from extract.sql import quote
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -52,7 +55,7 @@ BY_HAND = REPO_ROOT / "bench" / "by_hand.sql"
 # The ledger steps each method runs, for its phases (its "_s3" twin runs the same).
 STEPS = {"step1_extract": ["extract_postgres", "extract_csv"], "step2_load": ["load"], "step2_load_spark": ["load"]}
 # Methods that load a day never loaded before, each run: what a daily pipeline pays.
-NEW_DAY = ("step2_load", "step2_load_s3", "step2_load_spark")
+NEW_DAY = ("step2_load", "step2_load_s3", "step2_load_spark", "step2_load_spark_s3")
 PARTIAL_PARSE = target_dir() / "partial_parse.msgpack"
 # Scale factors at which step 2 also runs on the spark target (make load TARGET=spark).
 SPARK_SCALES = (1, 100, 1000)
@@ -155,8 +158,8 @@ def commands(
     env: dict[str, str], work: Path, s3_env: dict[str, str] | None, spark: bool
 ) -> dict[str, tuple[list[str], dict]]:
     """The command of each method and its environment, by name; with ``s3_env``, the steps on S3 too,
-    and with ``spark``, step 2 on the spark target. Step 2's commands lack ``--date``: each run
-    gets a new day (``sample``)."""
+    and with ``spark``, step 2 on the spark target (on S3, on the cluster ``s3_env`` names). Step 2's
+    commands lack ``--date``: each run gets a new day (``sample``)."""
     source, warehouse = env["SOURCE_DSN"], env["WAREHOUSE_DSN"]
     csv = demo_csv(work)
     with duck.connect() as con:
@@ -193,11 +196,12 @@ def commands(
         "step2_load": load,
         "step2_load_s3": load,
         "step2_load_spark": [*load, "--target", "spark"],
+        "step2_load_spark_s3": [*load, "--target", "spark"],
     }
     return {
         name: (command, s3_env if name.endswith("_s3") else floor.build_env(env) if name == "dbt_floor" else env)
         for name, command in methods.items()
-        if (s3_env or not name.endswith("_s3")) and (spark or not name.endswith("_spark"))
+        if (s3_env or not name.endswith("_s3")) and (spark or "_spark" not in name)
     }
 
 
@@ -293,6 +297,7 @@ def run(sf: float, runs: int, lake: str = "local", spark: bool = True) -> dict:
     runs = runs_at(sf, runs)
     with ExitStack() as stack:
         s3_env = None
+        on_spark = spark and sf in SPARK_SCALES
         if lake == "s3":
             s3 = stack.enter_context(local_s3(work / "moto.log", "bench"))
             s3_env = {
@@ -301,7 +306,12 @@ def run(sf: float, runs: int, lake: str = "local", spark: bool = True) -> dict:
                 "LAKEHOUSE_DATA": f"s3://bench/sf{sf:g}",
                 "LAKEHOUSE_STATE": str(work / "state"),
             }
-        methods = commands(env, work, s3_env, spark=spark and sf in SPARK_SCALES)
+            if on_spark:
+                cluster = Cluster(work / "cluster")
+                spark_cluster.start(cluster)
+                stack.callback(spark_cluster.stop, cluster)
+                s3_env["LAKEHOUSE_SPARK_MASTER"] = cluster.master
+        methods = commands(env, work, s3_env, spark=on_spark)
         days = new_days()
         shape = warm_up(methods, work, days)
         samples: dict[str, list[dict]] = {name: [] for name in methods}
@@ -362,6 +372,10 @@ def run(sf: float, runs: int, lake: str = "local", spark: bool = True) -> dict:
     if "step2_load_spark" in m:
         summary["ratios"]["step2_spark_vs_duckdb"] = round(
             m["step2_load_spark"]["wall_s"] / m["step2_load"]["wall_s"], 2
+        )
+    if "step2_load_spark_s3" in m:
+        summary["ratios"]["step2_spark_cluster_s3_vs_duckdb_s3"] = round(
+            m["step2_load_spark_s3"]["wall_s"] / m["step2_load_s3"]["wall_s"], 2
         )
     if lake == "s3":
         summary["ratios"]["step1_s3_vs_local"] = round(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -284,6 +285,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         if target == "spark":
             # Spark builds and tests the day; its marts land in the lake, and the
             # lakehouse target publishes them in place of its own (spark.py).
+            spark.check_packages({**os.environ, "LAKEHOUSE_DATA": settings.lake_url})
             on_spark = Phases()
             run_dbt(settings, "build", "--target", "spark", run=run, phases=on_spark)
             details["spark_tests"] = dbt_test_counts()

@@ -456,17 +456,3 @@ def test_a_load_whose_lock_is_taken_over_stops_its_build_and_publishes_nothing(s
     assert load.returncode == 75, output[-3000:]
     assert f"error: the lock _ledger/{day2}/.load.lock was lost (taken over by pid 7 on elsewhere" in output
     assert published(settings) == before
-
-
-@pytest.mark.spark
-def test_the_spark_target_refuses_a_lake_on_s3_in_one_line(s3_day):
-    before = published(load_settings(s3_day))
-
-    result = cli(s3_day, "load", "--date", DAY, "--target", "spark")
-
-    assert result.returncode == 12
-    assert f"the spark target refused LAKEHOUSE_DATA={s3_day['LAKEHOUSE_DATA']}: it reads local lakes only" in (
-        result.stderr
-    )
-    assert "Traceback" not in result.stderr
-    assert published(load_settings(s3_day)) == before

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
-from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import DBT_LOG, TARGET_DIR, assert_whole, cli, free_port, published, query
+from helpers import DBT_LOG, TARGET_DIR, assert_whole, cli, published, query
 
 from extract.config import REPO_ROOT, load_settings
 from extract.dbt import PROJECT_DIR, dbt_env
 from extract.duck import read_s3
 from extract.lake import partition_file
-from extract.spark_cluster import Cluster, start, stop
+from extract.spark import HADOOP_AWS
+from extract.spark_cluster import Cluster
 
 pytestmark = pytest.mark.spark
 
@@ -53,11 +53,11 @@ def _spark_partition(settings, mart: str) -> tuple[list, list]:
     return list(zip(relation.columns, map(str, relation.types), strict=True)), relation.order("all").fetchall()
 
 
-def readme_spark_lines() -> list[str]:
-    """The command lines of the README's "On Spark" section, comments dropped."""
+def readme_spark_lines(block: int = 0) -> list[str]:
+    """The command lines of a bash block of the README's "On Spark" section, comments dropped."""
     section = (REPO_ROOT / "README.md").read_text().split("### On Spark", 1)[1].split("\n### ", 1)[0]
-    block = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
-    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    found = re.findall(r"```bash\n(.*?)```", section, re.S)[block]
+    return [line.split("  #", 1)[0].strip() for line in found.splitlines() if line.strip()]
 
 
 def test_spark_builds_the_same_marts_as_duckdb_and_publishes_them(loaded, lake_env):
@@ -137,26 +137,18 @@ def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(loaded, lake_env, t
     assert not (demo.data_dir / "spark" / "order_lines" / "2024-01-16").exists()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    """A master and two workers on 127.0.0.1 (``make spark-cluster``'s), on free ports, for this module."""
-    ui_port = free_port()
-    while any(not _free(ui_port + offset) for offset in range(3)):
-        ui_port = free_port()
-    running = Cluster(tmp_path_factory.mktemp("cluster"), port=free_port(), ui_port=ui_port)
-    start(running)
-    yield running
-    stop(running)
+def _on_the_workers(cluster: Cluster) -> None:
+    """The cluster's last application ran executors on both workers, and each ran tasks to the end."""
+    app = cluster.state()["completedapps"][-1]
+    assert app["state"] == "FINISHED" and app["cores"] == 2
+    for worker in range(2):
+        executors = [e for e in cluster.state(worker)["finishedexecutors"] if e["appid"] == app["id"]]
+        assert executors, worker
+        logs = list((cluster.folder / f"worker-{worker}" / app["id"]).glob("*/stderr"))
+        assert any("Finished task" in log.read_text() for log in logs), worker
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def test_spark_on_a_cluster_reads_and_writes_the_lake_on_s3_and_publishes_the_same_marts(
-    demo, lake_env, s3, cluster, tmp_path
-):
+def test_spark_on_a_cluster_reads_and_writes_the_lake_on_s3_and_publishes_the_same_marts(demo, lake_env, s3, tmp_path):
     state = tmp_path / "state"
     env = {**lake_env, **s3["env"], "LAKEHOUSE_DATA": "s3://my-bucket/cluster", "LAKEHOUSE_STATE": str(state)}
     for args in (("extract", "--date", DATE), ("load", "--date", DATE)):
@@ -166,37 +158,71 @@ def test_spark_on_a_cluster_reads_and_writes_the_lake_on_s3_and_publishes_the_sa
     by_duckdb = _marts_by_duckdb(settings)
     types_in_warehouse = query(settings.dsn("warehouse"), MART_TYPES)
 
-    result = cli({**env, "LAKEHOUSE_SPARK_MASTER": cluster.master}, "load", "--date", DATE, "--target", "spark")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # The README's lines, as written, from the repository root: a cluster, the day's build on it, then stop.
+    start_line, load_line, stop_line = readme_spark_lines(block=1)
+    cluster = Cluster(REPO_ROOT / ".spark-cluster")
+    assert load_line.endswith(f"LAKEHOUSE_SPARK_MASTER={cluster.master}")
 
-    # Same rows: Spark's marts, landed in the lake on S3, equal DuckDB's; the warehouse publishes the same.
-    con = duckdb.connect()
-    read_s3(con, settings.lake.duckdb_env())
-    for mart in MARTS:
-        relation = con.read_parquet(settings.lake.url(partition_file("spark", mart, DATE)))
-        landed = list(zip(relation.columns, map(str, relation.types), strict=True)), relation.order("all").fetchall()
-        assert landed == by_duckdb[mart], mart
-    assert _marts_by_duckdb(settings) == by_duckdb
-    assert query(settings.dsn("warehouse"), MART_TYPES) == types_in_warehouse
-    assert_whole(settings, DATE)
+    def run(line: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-c", line], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
-    # The work ran on the cluster's two workers, which read and wrote the lake on S3, not the driver's disk.
-    app = cluster.state()["completedapps"][-1]
-    assert app["state"] == "FINISHED" and app["cores"] == 2
-    for worker in range(2):
-        executors = [e for e in cluster.state(worker)["finishedexecutors"] if e["appid"] == app["id"]]
-        assert executors, worker
-        logs = list((cluster.folder / f"worker-{worker}" / app["id"]).glob("*/stderr"))
-        assert any("Finished task" in log.read_text() for log in logs), worker
-    pages = s3["client"].get_paginator("list_objects_v2").paginate(Bucket="my-bucket", Prefix="cluster/_spark/")
-    stored = [item["Key"] for page in pages for item in page.get("Contents", [])]
-    marts = {key.split("/")[4] for key in stored if key.split("/")[3] == "marts.db" and key.endswith(".parquet")}
-    assert marts == set(MARTS)
-    assert not (state / "_spark" / "warehouse").exists()
+    try:
+        started = run(start_line)
+        assert started.returncode == 0, started.stderr[-2000:]
+        result = run(load_line)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        _on_the_workers(cluster)
 
-    # The credentials reach the executors, and no log, dbt file or Spark file holds the secret.
+        # Same rows: Spark's marts, landed in the lake on S3, equal DuckDB's; the warehouse publishes the same.
+        con = duckdb.connect()
+        read_s3(con, settings.lake.duckdb_env())
+        for mart in MARTS:
+            relation = con.read_parquet(settings.lake.url(partition_file("spark", mart, DATE)))
+            landed = list(zip(relation.columns, map(str, relation.types), strict=True))
+            assert (landed, relation.order("all").fetchall()) == by_duckdb[mart], mart
+        assert _marts_by_duckdb(settings) == by_duckdb
+        assert query(settings.dsn("warehouse"), MART_TYPES) == types_in_warehouse
+        assert_whole(settings, DATE)
+        # Spark's warehouse folder is on S3, not on the driver's disk.
+        pages = s3["client"].get_paginator("list_objects_v2").paginate(Bucket="my-bucket", Prefix="cluster/_spark/")
+        stored = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        marts = {key.split("/")[4] for key in stored if key.split("/")[3] == "marts.db" and key.endswith(".parquet")}
+        assert marts == set(MARTS) and not (state / "_spark" / "warehouse").exists()
+
+        # The gate on Spark checks the objects on S3 as DuckDB's does: an altered one stops the build.
+        before = published(settings)
+        altered = "cluster/" + partition_file("postgres", "products", DATE)
+        s3["client"].put_object(Bucket="my-bucket", Key=altered, Body=b"PAR1 altered")
+        result = run(load_line)
+        assert result.returncode == 2, result.stderr[-3000:]  # make's own, for the CLI's 12
+        assert f"postgres/products: s3a://my-bucket/{altered} does not match its manifest" in result.stderr
+        assert "Traceback" not in result.stderr and published(settings) == before
+    finally:
+        assert run(stop_line).returncode == 0
+
+    # The credentials reached the executors, and no log, dbt file or cluster file holds the secret.
     secret = s3["env"]["AWS_SECRET_ACCESS_KEY"]
     for folder in (cluster.folder, state, TARGET_DIR, DBT_LOG.parent):
         for path in folder.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
+
+
+def test_s3a_comes_at_the_hadoop_version_pyspark_bundles():
+    import pyspark
+
+    jars = [jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")]
+    assert jars == [f"hadoop-client-api-{HADOOP_AWS.rsplit(':', 1)[1]}.jar"]
+    assert (
+        f"'{HADOOP_AWS}' if env_var('LAKEHOUSE_DATA', '').startswith('s3://')"
+        in (REPO_ROOT / "profiles.yml").read_text()
+    )
+
+
+def test_a_package_spark_cannot_have_is_named_in_one_line_before_spark_starts(loaded, lake_env):
+    missing = "org.apache.hadoop:hadoop-aws:0.0.404"
+    result = cli({**lake_env, "LAKEHOUSE_SPARK_PACKAGES": missing}, "load", "--date", DATE, "--target", "spark")
+    assert result.returncode == 12
+    said = result.stderr.strip()
+    assert said.startswith(f"error: step load failed: the spark target needs {missing} (spark.jars.packages)")
+    assert "(HTTP 404)" in said and "\n" not in said
