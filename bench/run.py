@@ -166,7 +166,8 @@ def commands(
         attach(con, source, SOURCE_ALIAS, read_only=True)
         columns = {
             table: ", ".join(f"{quote(c.name)} {c.source_type}" for c in entry["columns"])
-            for (_, table), entry in describe_tables(con).items()
+            for (schema, table), entry in describe_tables(con).items()
+            if schema == "public"  # the demo's: the by-hand baselines copy these
         }
     columns["order_details"] = ", ".join(f"{quote(name)} {pg}" for name, (_, pg) in SCHEMAS["order_details"].items())
     tables = sorted(set(columns) - {"order_details"})
@@ -308,8 +309,8 @@ def run(sf: float, runs: int, lake: str = "local", spark: bool = True) -> dict:
             }
             if on_spark:
                 cluster = Cluster(work / "cluster")
+                stack.callback(spark_cluster.stop, cluster)  # also what a start that failed half-way left
                 spark_cluster.start(cluster)
-                stack.callback(spark_cluster.stop, cluster)
                 s3_env["LAKEHOUSE_SPARK_MASTER"] = cluster.master
         methods = commands(env, work, s3_env, spark=on_spark)
         days = new_days()

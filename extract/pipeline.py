@@ -255,7 +255,11 @@ def extract(
             progress.landed(manifest)
             _record_manifests(step, lake, "extract_csv", date, [manifest], dates)
 
-        inputs = {"extract_postgres": {"format": fmt}, "extract_csv": {"csv": template, "format": fmt}}
+        tables = settings.source_tables.settings()
+        inputs = {
+            "extract_postgres": {"format": fmt, **({"tables": tables} if tables else {})},
+            "extract_csv": {"csv": template, "format": fmt},
+        }
         with ThreadPoolExecutor(max_workers=2) as pool:
             tasks = [
                 pool.submit(_run_step, settings, date, step, work, read_earlier=True, inputs=inputs[step])

@@ -13,7 +13,7 @@ from .flat_files import CSV_TABLE
 from .lake import EarlierRuns, Manifest, write_partition
 from .ledger import Refused
 from .progress import Progress
-from .source_tables import EVERY_TABLE, Selection, exclude_pattern, lake_name, name_problems
+from .source_tables import EVERY_TABLE, NAME_LIMIT, Selection, exclude_pattern, lake_name, name_problems
 from .sql import literal, quote
 from .storage import Lake
 from .timing import Phases
@@ -207,21 +207,28 @@ def extract_tables(
     phases = Phases() if phases is None else phases
     with phases("catalog"):
         described = describe_tables(con, selection)
-    unreadable = sorted(f"{schema}.{table}" for (schema, table), entry in described.items() if not entry["readable"])
+    unreadable = sorted(lake_name(*relation) for relation, entry in described.items() if not entry["readable"])
     if unreadable:
         print(f"  left out, the source role cannot read them: {', '.join(unreadable)}", flush=True)
     described = {relation: entry for relation, entry in described.items() if entry["readable"]}
     tables = sorted((lake_name(*relation), *relation, entry) for relation, entry in described.items())
-    raw_tables = {name for name, *_ in tables} | {CSV_TABLE}
+    raw_tables = {name.casefold() for name, *_ in tables} | {CSV_TABLE}
 
     def why(column: Column) -> str | None:
-        """Why ``column`` is refused: its type (``refusal``), or a composite type named as a raw table."""
-        composite = column.fields and (column.element[0] if column.element else column.type_name)
-        return "a composite type named as a table" if composite in raw_tables else refusal(column)
+        """Why ``column`` is refused: its type (``refusal``), or the name of a type the warehouse recreates."""
+        recreated = [column.domain and column.domain[0]]
+        if column.fields or "e" in (column.kind, column.element and column.element[1]):  # or an array of one
+            recreated.append(column.element[0] if column.element else column.type_name)
+        for name in filter(None, recreated):
+            if name.casefold() in raw_tables:
+                return f"a type named as a table, {name}"
+            if len(name.encode()) > NAME_LIMIT:
+                return f"a type named {name}, longer than PostgreSQL's {NAME_LIMIT} bytes"
+        return refusal(column)
 
     refused = name_problems(described, taken=[CSV_TABLE]) + [
-        (f"{schema}.{table}", f"the lakehouse cannot carry the type of {name}.{c.name} ({c.source_type}: {reason})")
-        for name, schema, table, entry in tables
+        (name, f"the lakehouse cannot carry the type of {name}.{c.name} ({c.source_type}: {reason})")
+        for name, _, _, entry in tables
         for c in entry["columns"]
         if (reason := why(c))
     ]

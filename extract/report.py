@@ -35,8 +35,8 @@ RERUN = {
 def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> str | None:
     """The command that resumes ``date`` from its first step that did not succeed, or None.
 
-    It repeats the inputs the ledger recorded for the day's steps (CSV, format, target),
-    and the lake when it is not the default one (``lake``).
+    It repeats the inputs the ledger recorded for the day's steps (CSV, format, the source
+    tables taken, target), and the lake when it is not the default one (``lake``).
     """
     by_step = {entry["step"]: entry for entry in entries}
     for step in ledger.STEPS:
@@ -54,6 +54,7 @@ def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> st
                 settings.append(f"ORDER_DETAILS_CSV={shlex.quote(inputs['csv'])}")
             if inputs.get("format", "parquet") != "parquet":
                 settings.append(f"FORMAT={inputs['format']}")
+            settings += [f"{name}={shlex.quote(value)}" for name, value in inputs.get("tables", {}).items()]
             if inputs.get("target", "lakehouse") != "lakehouse":
                 settings.append(f"TARGET={inputs['target']}")
             lake_setting = [f"LAKEHOUSE_DATA={shlex.quote(lake)}"] if lake else []

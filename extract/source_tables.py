@@ -21,8 +21,9 @@ __all__ = [
 DEFAULT_SCHEMA = "public"
 # PostgreSQL's longest identifier, in bytes: a longer table or type name would be cut short.
 NAME_LIMIT = 63
-# Characters DuckDB and Spark read as a glob in a partition's path.
-GLOB_CHARACTERS = frozenset("*?[]{}")
+# Characters a partition's path cannot hold: DuckDB and Spark read *?[]{} as a glob, Spark's
+# gate lists paths in a glob separated by commas, and its SQL quotes a path in backticks.
+PATH_CHARACTERS = frozenset("*?[]{},`")
 
 
 def split_patterns(text: str | None) -> tuple[str, ...]:
@@ -46,6 +47,11 @@ class Selection:
     schemas: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+
+    def settings(self) -> dict[str, str]:
+        """The environment variables that give this selection, those not left empty."""
+        parts = {"SOURCE_SCHEMAS": self.schemas, "SOURCE_INCLUDE": self.include, "SOURCE_EXCLUDE": self.exclude}
+        return {name: ",".join(patterns) for name, patterns in parts.items() if patterns}
 
     def takes(self, schema: str, table: str) -> bool:
         """Whether step 1 extracts ``schema.table``."""
@@ -83,25 +89,30 @@ def exclude_pattern(name: str) -> str:
 
 
 def name_problems(tables: Iterable[tuple[str, str]], taken: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """The tables whose lake name cannot be used, as ``(schema.table to leave out, why)``.
+    """The tables whose lake name cannot be used, as ``(pattern that leaves the table out, why)``.
 
     ``tables`` are ``(schema, table)`` pairs; ``taken`` the names other sources use (the CSV's).
-    A name is refused when two tables share it (the public one is the one to leave out:
-    its name looks like another schema's table), when PostgreSQL would cut it short, or
-    when it cannot be a lake folder or a literal path.
+    A name is refused when another table's differs from it in case at most (DuckDB reads the
+    warehouse's names without case, and some file systems too; the public table is the one to
+    leave out, by its qualified name: its own looks like another schema's table), when
+    PostgreSQL would cut it short, or when it cannot be a lake folder or a literal path.
     """
     named: dict[str, list[tuple[str, str]]] = {}
     for schema, table in tables:
-        named.setdefault(lake_name(schema, table), []).append((schema, table))
+        named.setdefault(lake_name(schema, table).casefold(), []).append((schema, table))
+    taken = {name.casefold() for name in taken}
     problems = []
-    for name, sharing in named.items():
-        qualified = [f"{schema}.{table}" for schema, table in sharing]
-        if len(sharing) > 1 or name in taken:
-            owners = " and ".join(qualified + (["the CSV"] if name in taken else []))
-            public = [f"{s}.{t}" for s, t in sharing if s == DEFAULT_SCHEMA] or qualified
-            problems += [(table, f"{owners} would all be named {name} in the lake") for table in public]
-        elif len(name.encode()) > NAME_LIMIT:
-            problems.append((qualified[0], f"{qualified[0]} would be named {name}, over {NAME_LIMIT} bytes"))
-        elif name.startswith(".") or "/" in name or "\\" in name or GLOB_CHARACTERS & set(name):
-            problems.append((qualified[0], f"{name} cannot name a lake folder (a slash, a leading dot or a glob)"))
+    for folded, sharing in named.items():
+        names = [lake_name(schema, table) for schema, table in sharing]
+        if len(sharing) > 1 or folded in taken:
+            owners = " and ".join([f"{s}.{t}" for s, t in sharing] + (["the CSV"] if folded in taken else []))
+            public = [f"{s}.{t}" for s, t in sharing if s == DEFAULT_SCHEMA] or names
+            problems += [(out, f"{owners} would share the name {names[0]} in the lake (case aside)") for out in public]
+        elif len(names[0].encode()) > NAME_LIMIT:
+            problems.append((names[0], f"{names[0]} is longer than PostgreSQL's {NAME_LIMIT} bytes"))
+        elif names[0].startswith(".") or "/" in names[0] or "\\" in names[0] or PATH_CHARACTERS & set(names[0]):
+            holds = "".join(sorted(PATH_CHARACTERS))
+            problems.append(
+                (names[0], f"{names[0]} cannot name a lake folder (a slash, a leading dot, or one of {holds})")
+            )
     return problems

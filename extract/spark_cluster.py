@@ -90,12 +90,20 @@ def _wait(ready, what: str, timeout: float = 120) -> None:
 
 
 def start(cluster: Cluster) -> bool:
-    """Start the master and its workers, and wait until every worker is alive; False when already running."""
+    """Start the master and its workers, and wait until every worker is alive; False when already running.
+
+    A master that answers with fewer workers is not this cluster's to complete: RuntimeError.
+    """
     try:
-        if cluster.state()["aliveworkers"] >= cluster.workers:
-            return False
+        alive = cluster.state()["aliveworkers"]
     except OSError:
-        pass
+        alive = None
+    if alive is not None:
+        if alive >= cluster.workers:
+            return False
+        raise RuntimeError(
+            f"a master answers on {cluster.master} with {alive} of {cluster.workers} workers alive: stop it first"
+        )
     cluster.folder.mkdir(parents=True, exist_ok=True)
     master = ["--host", "127.0.0.1", "--port", str(cluster.port), "--webui-port", str(cluster.ui_port)]
     _daemon(cluster, "master", ["org.apache.spark.deploy.master.Master", *master])
@@ -114,10 +122,12 @@ def stop(cluster: Cluster) -> bool:
     """Stop every daemon the cluster's folder names, and wait until they are gone; False when none was running."""
     groups = []
     for pid_file in sorted(cluster.folder.glob("*.pid")):
-        try:
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            groups.append(int(pid_file.read_text()))
-        except (ProcessLookupError, ValueError):
+        pid = pid_file.read_text().strip()
+        try:  # the daemon it names, not a process that took its pid since
+            if b"org.apache.spark.deploy." in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.killpg(int(pid), signal.SIGTERM)
+                groups.append(int(pid))
+        except (OSError, ValueError):
             pass
         pid_file.unlink()
 

@@ -199,18 +199,21 @@
     of the keys that changed from that day on (lake_history_versions' `changed_only`), from the
     versions of `published`: those of the other keys that run across `since` (now current),
     those that ended on or before it, and the start of the changed keys' versions that run across
-    it. Only the changes cross from DuckDB; PostgreSQL copies the rest. `copied`: the expressions
-    that copy a published version's columns before valid_from and valid_to (lake_history_plan).
+    it. Only the changes cross from DuckDB; PostgreSQL copies the rest. `copied`: by column name,
+    the expression that gives a published version's value in `next`'s type (lake_history_plan),
+    for the columns before valid_from and valid_to; keys compare through it too.
 #}
 {% macro lake_history_merge(next, published, key, copied, since) -%}
     {%- set day = "date '" ~ since ~ "'" -%}
-    insert into {{ next }} select {{ copied | join(', ') }}, o.valid_from, null
+    {%- set same_key = [] -%}
+    {%- for name in key %}{% do same_key.append('n.' ~ lake_quote(name) ~ ' = ' ~ copied[name]) %}{% endfor -%}
+    insert into {{ next }} select {{ copied.values() | join(', ') }}, o.valid_from, null
     from {{ published }} as o where o.valid_from <= {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
-        and not exists (select 1 from {{ next }} as n where {% for name in key %}{{ 'and ' if not loop.first }}n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }} {% endfor %});
-    insert into {{ next }} select {{ copied | join(', ') }}, o.valid_from, o.valid_to from {{ published }} as o where o.valid_to <= {{ day }};
+        and not exists (select 1 from {{ next }} as n where {{ same_key | join(' and ') }});
+    insert into {{ next }} select {{ copied.values() | join(', ') }}, o.valid_from, o.valid_to from {{ published }} as o where o.valid_to <= {{ day }};
     update {{ next }} as n set valid_from = o.valid_from from {{ published }} as o
     where n.valid_from = {{ day }} and o.valid_from < {{ day }} and (o.valid_to > {{ day }} or o.valid_to is null)
-        {%- for name in key %} and n.{{ lake_quote(name) }} = o.{{ lake_quote(name) }}{% endfor %}
+        and {{ same_key | join(' and ') }}
 {%- endmacro %}
 
 {#
@@ -346,14 +349,14 @@
             {% do typed.append(column) %}
         {% endif %}
     {% endfor %}
-    {% set signature, copied = [], [] %}
+    {% set signature, copied = [], {} %}
     {% for column in typed %}
         {% do signature.append(column['name'] ~ ' ' ~ column['source_type'] ~ ' ' ~ column['warehouse_type']) %}
         {# The published schema's enum and composite types are not the new one's: their values cross as text. #}
         {% set recreated = column.get('enum_labels') is not none or column.get('composite_fields') is not none %}
-        {% do copied.append('o.' ~ lake_quote(column['name']) ~ (('::text::' ~ lake_quote(schema) ~ '.'
+        {% do copied.update({column['name']: 'o.' ~ lake_quote(column['name']) ~ (('::text::' ~ lake_quote(schema) ~ '.'
             ~ lake_quote(column['type_name']) ~ ('[]' if column.get('composite_array') or column.get('enum_array') else ''))
-            if recreated else '')) %}
+            if recreated else '')}) %}
     {% endfor %}
     {% set present, recorded, partial = [], {}, [] %}
     {% for name in names if counts[name] < days | length %}{% do partial.append(name) %}{% endfor %}

@@ -98,8 +98,6 @@
             {% endif %}
         {% endif %}
     {% endfor %}
-    {% set on_key = [] %}
-    {% for name in key %}{% do on_key.append('h.' ~ lake_quote(name) ~ ' = r.' ~ lake_quote(name)) %}{% endfor %}
     {% set on = "date '" ~ day ~ "'" %}
     {% set statements = ['create table ' ~ next ~ ' (' ~ definitions | join(', ') ~ ', valid_from date not null, valid_to date)'] %}
     {% if earlier is not none %}
@@ -112,10 +110,10 @@
         ~ 'and not exists (select from ' ~ raw ~ ' as r where ' ~ (matched + compared) | join(' and ') ~ ')') %}
     {% if filled %}
         {% do statements.append('update ' ~ next ~ ' as h set ' ~ filled | join(', ') ~ ' from ' ~ raw ~ ' as r '
-            ~ 'where h.valid_to is null and ' ~ on_key | join(' and ')) %}
+            ~ 'where h.valid_to is null and ' ~ matched | join(' and ')) %}
     {% endif %}
     {% do statements.append('insert into ' ~ next ~ ' (' ~ shared | map(attribute=0) | join(', ') ~ ', valid_from) select '
         ~ shared | map(attribute=1) | join(', ') ~ ', ' ~ on ~ ' from ' ~ raw ~ ' as r '
-        ~ 'where not exists (select from ' ~ next ~ ' as h where h.valid_to is null and ' ~ on_key | join(' and ') ~ ')') %}
+        ~ 'where not exists (select from ' ~ next ~ ' as h where h.valid_to is null and ' ~ matched | join(' and ') ~ ')') %}
     {{ return({'statements': statements, 'columns': names}) }}
 {% endmacro %}

@@ -194,7 +194,7 @@ def test_a_type_the_lakehouse_cannot_carry_is_refused_in_one_line_before_anythin
     assert said.startswith(
         "step 1 refused, no source table written: the lakehouse cannot carry the type of embeddings.embedding "
         "(vector(3): a type the warehouse does not have (an extension's or the database's own)); "
-        "leave the table out with SOURCE_EXCLUDE=public.embeddings"
+        "leave the table out with SOURCE_EXCLUDE=embeddings"
     ), said
     assert "\n" not in said and "Traceback" not in capsys.readouterr().err
     assert not list(demo.data_dir.glob("postgres/*/2024-01-16/*.parquet"))

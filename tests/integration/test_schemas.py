@@ -3,7 +3,8 @@ table has, public keeps its names, and SOURCE_SCHEMAS, SOURCE_INCLUDE and SOURCE
 
 The source is the demo's public schema plus schemas this test creates: two tables of one name
 in two schemas, names with dots, quotes and spaces, an enum name in two schemas with
-different labels, an array of an enum, a domain, and foreign keys across schemas.
+different labels, an array of an enum, an enum as a primary key, a domain, and foreign keys
+across schemas.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ create table sales."order lines" (
     "order id" integer references sales.orders, "line ""no""" integer, product_id smallint references public.products,
     primary key ("order id", "line ""no"""));
 create table "odd ""quoted"" schema"."Mixed Case.table" (id integer primary key, "a value" text);
+create table sales.rates (status sales.status primary key, rate integer);
+insert into sales.rates values ('open', 1), ('shipped', 2);
 insert into sales.orders select 1, min(customer_id), 'open', 10.50, '{shipped,NULL}' from public.customers;
 insert into sales.orders values (2, null, 'shipped', 0, '{}');
 insert into "Sales.Archive".orders values (1, 'archived', 'moved'), (2, 'open', null);
@@ -48,6 +51,7 @@ NAMES = {
     '"Sales.Archive".orders': '"Sales.Archive".orders',
     'sales."order lines"': "sales.order lines",
     '"odd ""quoted"" schema"."Mixed Case.table"': '"odd ""quoted"" schema".Mixed Case.table',
+    "sales.rates": "sales.rates",
 }
 
 
@@ -105,6 +109,7 @@ def test_every_schema_reaches_the_lake_raw_and_history_under_names_that_never_co
     # a second day: history keeps the change of a table of another schema
     query(source, "update sales.orders set status = 'shipped' where order_id = 1")
     query(source, "alter table sales.orders add column channel text")
+    query(source, "update sales.rates set rate = 3 where status = 'open'")
     query(source, """insert into "odd ""quoted"" schema"."Mixed Case.table" values (3, 'new')""")
     capsys.readouterr()
     pipeline.extract(demo, NEXT_DAY, csv_path=demo.demo_csv)
@@ -118,6 +123,8 @@ def test_every_schema_reaches_the_lake_raw_and_history_under_names_that_never_co
         (1, "shipped", NEXT_DAY, None),
         (2, "shipped", DAY, None),
     ]
+    rates = "select status::text, rate, valid_from::text from " + _relation("history", "sales.rates")
+    assert sorted(query(warehouse, rates)) == [("open", 1, DAY), ("open", 3, NEXT_DAY), ("shipped", 2, DAY)]
     odd = _relation("raw", NAMES['"odd ""quoted"" schema"."Mixed Case.table"'])
     assert _rows(warehouse, odd) == _rows(source, '"odd ""quoted"" schema"."Mixed Case.table"')
 
@@ -152,7 +159,7 @@ def test_schemas_and_patterns_narrow_what_step_1_takes(demo, capsys, monkeypatch
     capsys.readouterr()
     pipeline.extract(narrow, day, csv_path=demo.demo_csv)
     said = capsys.readouterr().out
-    unreadable = 'Sales.Archive.orders, odd "quoted" schema.Mixed Case.table'
+    unreadable = '"Sales.Archive".orders, "odd ""quoted"" schema".Mixed Case.table'
     assert f"left out, the source role cannot read them: {unreadable}" in said
     partitions = {p["table"] for e in ledger.read(demo.lake, day) for p in e["details"]["partitions"]}
     assert "sales.order lines" in partitions and '"Sales.Archive".orders' not in partitions
@@ -162,14 +169,14 @@ def test_schemas_and_patterns_narrow_what_step_1_takes(demo, capsys, monkeypatch
     ("table", "refusal"),
     [
         (
-            'public."sales.orders" (id integer)',
-            "public.sales.orders and sales.orders would all be named sales.orders in the lake; "
-            "leave the table out with SOURCE_EXCLUDE=public.sales.orders",
+            'public."Sales.orders" (id integer)',
+            "public.Sales.orders and sales.orders would share the name Sales.orders in the lake (case aside); "
+            "leave the table out with SOURCE_EXCLUDE=public.Sales.orders",
         ),
         (
-            'sales."a*" (id integer)',
-            "sales.a* cannot name a lake folder (a slash, a leading dot or a glob); "
-            "leave the table out with SOURCE_EXCLUDE=sales.a[*]",
+            'sales."a,*" (id integer)',
+            "sales.a,* cannot name a lake folder (a slash, a leading dot, or one of *,?[]`{}); "
+            "leave the table out with SOURCE_EXCLUDE=sales.a,[*]",
         ),
     ],
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import duckdb
@@ -137,9 +138,9 @@ def test_a_failed_spark_build_leaves_the_warehouse_as_it_was(loaded, lake_env, t
     assert not (demo.data_dir / "spark" / "order_lines" / "2024-01-16").exists()
 
 
-def _on_the_workers(cluster: Cluster) -> None:
-    """The cluster's last application ran executors on both workers, and each ran tasks to the end."""
-    app = cluster.state()["completedapps"][-1]
+def _on_the_workers(cluster: Cluster, since_ms: float) -> None:
+    """The application started since ``since_ms`` ran executors on both workers, each of them ran tasks to the end."""
+    [app] = [app for app in cluster.state()["completedapps"] if app["starttime"] >= since_ms]
     assert app["state"] == "FINISHED" and app["cores"] == 2
     for worker in range(2):
         executors = [e for e in cluster.state(worker)["finishedexecutors"] if e["appid"] == app["id"]]
@@ -169,9 +170,10 @@ def test_spark_on_a_cluster_reads_and_writes_the_lake_on_s3_and_publishes_the_sa
     try:
         started = run(start_line)
         assert started.returncode == 0, started.stderr[-2000:]
+        since_ms = time.time() * 1000
         result = run(load_line)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        _on_the_workers(cluster)
+        _on_the_workers(cluster, since_ms)
 
         # Same rows: Spark's marts, landed in the lake on S3, equal DuckDB's; the warehouse publishes the same.
         con = duckdb.connect()

@@ -66,7 +66,9 @@ def history(con: duckdb.DuckDBPyConnection, lake: dict, built: dict | None, full
     con.execute(PUBLISHED.format(name="next"))
     con.execute("insert into next " + str(MACRO.lake_history_versions("snapshots", days, KEY, COLUMNS, bool(since))))
     if since:
-        for statement in str(MACRO.lake_history_merge("next", "published", KEY, COLUMNS, since)).split(";"):
+        for statement in str(
+            MACRO.lake_history_merge("next", "published", KEY, {c: f"o.{c}" for c in COLUMNS}, since)
+        ).split(";"):
             con.execute(statement)
     con.execute("drop table if exists published")
     con.execute("alter table next rename to published")

@@ -6,6 +6,7 @@ import fnmatch
 import itertools
 
 from extract.config import load_settings
+from extract.report import rerun_command
 from extract.source_tables import NAME_LIMIT, Selection, exclude_pattern, lake_name, name_problems
 
 AWKWARD = ["public", "sales", "a.b", "a", 'q"uote', "b.c", "", "x y", '"a.b"']
@@ -23,13 +24,16 @@ def test_public_keeps_its_names_and_no_two_tables_of_other_schemas_share_one():
 def test_a_name_the_lake_cannot_hold_is_refused_with_the_table_to_leave_out():
     assert name_problems([("public", "orders"), ("sales", "orders"), ("sales", "order lines")]) == []
     clash = name_problems([("public", "sales.orders"), ("sales", "orders")])
-    assert clash == [
-        ("public.sales.orders", "public.sales.orders and sales.orders would all be named sales.orders in the lake")
+    said = "public.sales.orders and sales.orders would share the name sales.orders in the lake (case aside)"
+    assert clash == [("public.sales.orders", said)]
+    assert [out for out, _ in name_problems([("public", "Orders"), ("public", "orders")])] == [
+        "public.Orders",
+        "public.orders",
     ]
     assert name_problems([("public", "order_details")], taken=["order_details"])[0][0] == "public.order_details"
     long = "s" * 40, "t" * (NAME_LIMIT - 40)
     assert [table for table, _ in name_problems([long])] == [".".join(long)]
-    for folder in ("a/b", ".hidden", "a*", "b[1]"):
+    for folder in ("a/b", ".hidden", "a*", "b[1]", "a,b", "a`b"):
         assert name_problems([("public", folder)]), folder
 
 
@@ -58,3 +62,11 @@ def test_the_environment_gives_the_selection():
     )
     assert settings.source_tables == Selection(("public", "sales"), ("*.orders",), ("a", "b"))
     assert load_settings({}).source_tables == Selection()
+
+
+def test_a_rerun_takes_the_tables_the_run_took():
+    selection = Selection(schemas=("public", "sales"), exclude=("sales.order l*",))
+    failed = {"step": "extract_postgres", "status": "failed", "inputs": {"tables": selection.settings()}}
+    command = rerun_command([failed], "2024-01-15")
+    assert command.endswith("DATE=2024-01-15 SOURCE_SCHEMAS=public,sales SOURCE_EXCLUDE='sales.order l*'")
+    assert load_settings(selection.settings()).source_tables == selection
