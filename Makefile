@@ -154,8 +154,9 @@ lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	$(VENV)/bin/ruff format --check extract tests bench plugin
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
-clean: ## stop the server, remove the venv, the lake and the server's data
+clean: ## stop the servers, remove the venv, the lake and the servers' data
 	-test -x $(PY) && $(PY) -m extract server stop
+	-test -x $(PY) && $(PY) -m extract spark-cluster stop
 	-$(MAKE) airflow-stop
-	rm -rf $(VENV) $(AIRFLOW_VENV) .airflow .pgdata data/* dbt_project/target dbt_project/logs logs
+	rm -rf $(VENV) $(AIRFLOW_VENV) .airflow .pgdata .spark-cluster data/* dbt_project/target dbt_project/logs logs
 	touch data/.gitkeep

@@ -17,7 +17,8 @@ def latest_per_scale() -> list[dict]:
     newest: dict[float, dict] = {}
     for path in sorted(p for p in RESULTS.glob("*-sf*.json") if not p.name.endswith("-s3.json")):
         summary = json.loads(path.read_text())
-        newest[summary["sf"]] = summary
+        if "methods" in summary:  # not make bench-history's
+            newest[summary["sf"]] = summary
     return [newest[sf] for sf in sorted(newest)]
 
 
