@@ -35,7 +35,7 @@ AIRFLOW := $(AIRFLOW_VENV)/bin/python orchestration/airflow_ctl.py
 SEED_ARGS := --scale $(SF) $(if $(NORTHWIND_SQL),--northwind-sql $(NORTHWIND_SQL))
 CSV_ARGS := $(if $(ORDER_DETAILS_CSV),--csv "$(ORDER_DETAILS_CSV)") --format $(FORMAT)
 
-.PHONY: help setup all backfill seed extract load spark-cluster spark-cluster-stop export status server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench bench-history test test-spark test-airflow test-browser test-all lint clean
+.PHONY: help setup all backfill seed extract load spark-cluster spark-cluster-stop export status ledger-rebuild server stop psql docs airflow airflow-test airflow-backfill airflow-stop cron bench bench-history test test-spark test-airflow test-browser test-all lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ export: setup ## write data/exports/DATE/orders_with_details.{csv,json}
 
 status: setup ## what succeeded and failed, per date and step (DATE= for one date)
 	$(PY) -m extract status $(if $(filter command line,$(origin DATE)),--date $(DATE))
+
+ledger-rebuild: setup ## a lost ledger's step-1 entries again, from the lake's manifests (never replaces an entry)
+	$(PY) -m extract ledger rebuild
 
 server: setup ## start the embedded PostgreSQL
 	$(PY) -m extract server start

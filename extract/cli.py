@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import ledger, pipeline, server
+from . import ledger, ledger_rebuild, pipeline, server
 from .config import REPO_ROOT, Settings, load_settings, password_apart, redact
 from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
@@ -131,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("status", "the ledger: each step's outcome per date", "status --date 2024-01-15")
     sub.add_argument("--date", type=_date, help="one date in detail")
 
+    command(
+        "ledger",
+        "rebuild: the step-1 entries the ledger lacks for the days the lake holds, from their partitions' "
+        "manifests (never replaces an entry)",
+        "ledger rebuild",
+    ).add_argument("action", choices=["rebuild"])
+
     sub = with_date(command("docs", "generate the dbt docs and serve them on 127.0.0.1", "docs --port 8080"))
     sub.add_argument("--port", type=int, default=8080)
 
@@ -165,6 +172,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "status":
         print_status(settings, args.date)
         return 0
+    if args.command == "ledger":
+        return 0 if not ledger_rebuild.rebuild(settings.lake).locked else EXIT_LOCKED
     if args.command == "cron":
         lines, notes = crontab_lines(os.environ)
         print(lines)

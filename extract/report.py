@@ -7,13 +7,13 @@ from contextlib import closing
 
 import psycopg2
 
-from . import duck, ledger
+from . import duck, ledger, ledger_rebuild
 from .config import REPO_ROOT, Settings, Unreachable, connect, first_line, redact, scrub
 from .export import published_day
 from .postgres import attach
 from .sql import quote
 
-__all__ = ["print_status", "print_summary", "rerun_command"]
+__all__ = ["print_status", "print_summary", "rerun_command", "unrecorded_line"]
 
 MARKS = {
     "success": "✓",
@@ -101,13 +101,32 @@ def published_line(days: dict[str, str | None], loaded: list[str]) -> str:
     return line
 
 
+def unrecorded_line(days: list[str], lake: str | None = None) -> str:
+    """What ``make status`` says of the ``days`` the lake holds partitions of and the ledger does not
+    record (a lost ledger), with the command that rebuilds it; ``lake`` when it is not the default one."""
+    span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+    command = " ".join([*([f"LAKEHOUSE_DATA={shlex.quote(lake)}"] if lake else []), "make ledger-rebuild"])
+    return (
+        f"the ledger has no record of {len(days)} day{'' if len(days) == 1 else 's'} the lake holds ({span}): "
+        f"{command} rebuilds it from their manifests"
+    )
+
+
 def print_status(settings: Settings, date: str | None) -> None:
     """Print the ledger: every date, or one in detail, with the command that resumes a failed date,
-    and the day the warehouse publishes."""
+    the days the lake holds that the ledger does not record, and the day the warehouse publishes."""
     every = ledger.read(settings.lake)
     entries = [entry for entry in every if date is None or entry["date"] == date]
+    lake = None if settings.lake_url == DEFAULT_LAKE else settings.lake_url
+    lost = [
+        day
+        for day in ledger_rebuild.unrecorded(ledger_rebuild.lake_days(settings.lake), every)
+        if date is None or day == date
+    ]
     if not entries:
         print(f"no runs recorded{' for ' + date if date else ''} in {settings.lake.url('_ledger')}")
+        if lost:
+            print(unrecorded_line(lost, lake))
         return
     loads = [entry for entry in every if entry["step"] == "load"]
     warehouse = _warehouse(settings, [e["run"] for e in loads if e.get("run")])
@@ -142,12 +161,13 @@ def print_status(settings: Settings, date: str | None) -> None:
                     print(
                         f"            {step}: started {entry['started_at']}, finished {entry.get('finished_at', '-')}, "
                         f"{entry.get('duration_s', '-')} s, {entry.get('rows', 0)} rows, {entry.get('bytes', 0)} bytes"
+                        + (f", rebuilt from its manifests at {entry.get('rebuilt_at')}" if entry.get("rebuilt") else "")
                     )
-        command = rerun_command(
-            list(steps.values()), day, None if settings.lake_url == DEFAULT_LAKE else settings.lake_url
-        )
+        command = rerun_command(list(steps.values()), day, lake)
         if command:
             print(f"            rerun: {command}")
+    if lost:
+        print(unrecorded_line(lost, lake))
     loaded = [e["date"] for e in loads if e["status"] == "success"]
     print(warehouse if isinstance(warehouse, str) else published_line(warehouse[0], loaded))
 

@@ -40,6 +40,7 @@ from helpers import (
 from extract import ledger, pipeline, storage
 from extract.config import REPO_ROOT, load_settings
 from extract.lake import PartitionError, manifest_path, partition_file, verify
+from extract.report import print_status
 from extract.storage import LockedError
 
 DAY = "2024-01-15"
@@ -204,6 +205,40 @@ def test_a_partition_without_its_manifest_or_altered_is_refused(s3_day, s3):
     assert "postgres/products: " + settings.lake_url in result.stdout
     assert "does not match its manifest" in result.stdout
     assert published(settings) == before
+
+
+def test_a_lost_ledger_is_named_and_rebuilt_from_the_manifests(s3_day, s3, monkeypatch, capsys):
+    for key, value in s3_day.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(s3_day)
+    client, prefix = s3["client"], settings.lake_url.removeprefix("s3://my-bucket/") + "/"
+    recorded = {e["step"]: e for e in ledger.read(settings.lake, DAY)}
+    for key in objects(client, prefix + "_ledger/"):
+        client.delete_object(Bucket="my-bucket", Key=key)
+
+    calls: list[str] = []
+    settings.lake.client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    print_status(settings, None)
+    assert capsys.readouterr().out.splitlines() == [
+        f"no runs recorded in {settings.lake_url}/_ledger",
+        f"the ledger has no record of 1 day the lake holds ({DAY}): "
+        f"LAKEHOUSE_DATA={settings.lake_url} make ledger-rebuild rebuilds it from their manifests",
+    ]
+    assert calls == ["ListObjectsV2"] * 3  # the ledger, and each source's partitions: nothing read
+
+    rebuilt = cli(s3_day, "ledger", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.splitlines()[-1] == f"ledger rebuilt: 2 entries for 1 day in {settings.lake_url}/_ledger"
+    entries = {e["step"]: e for e in ledger.read(settings.lake, DAY)}
+    assert sorted(entries) == ["extract_csv", "extract_postgres"]  # no load or export entry is invented
+    for step, entry in entries.items():
+        assert entry["status"] == "success" and entry["rebuilt"] is True
+        assert entry["details"]["partitions"] == recorded[step]["details"]["partitions"]
+    assert not [key for key in objects(client, prefix) if key.endswith(".lock")]  # every lock released
+    again = cli(s3_day, "ledger", "rebuild")
+    assert again.stdout.splitlines() == [
+        "nothing to rebuild: the ledger records step 1 of every day the lake holds (1 day)"
+    ]
 
 
 def test_an_upload_that_fails_midway_leaves_no_partition_and_a_rerun_repairs_it(s3_day, s3, monkeypatch):
