@@ -19,6 +19,7 @@ __all__ = [
     "EarlierRuns",
     "Manifest",
     "PartitionError",
+    "catalog_key",
     "manifest_path",
     "partition_file",
     "read_manifest",
@@ -52,6 +53,8 @@ class Manifest:
         checksums: sum of each exact numeric column (integers, decimals), as text, for reconciliation.
         primary_key: the columns of the table's primary key, in the key's order; empty when it has none.
         source_relation: a source table's schema and name in its database (``table`` is its lake name).
+        timezone: the source's TimeZone setting, under which history reads a ``timestamp`` retyped
+            to ``timestamptz``; empty for the CSV.
         origin: where the data came from (host:port/db, or a CSV path); never a password.
         extracted_at: UTC time the partition was written.
     """
@@ -70,6 +73,7 @@ class Manifest:
     primary_key: list[str] = field(default_factory=list)
     extracted_at: str = ""
     source_relation: list[str] = field(default_factory=list)
+    timezone: str = ""
 
 
 def _safe_name(name: str) -> str:
@@ -87,6 +91,12 @@ def partition_dir(source: str, table: str, date: str) -> str:
 def partition_file(source: str, table: str, date: str, fmt: str = "parquet") -> str:
     """The key of a partition's data file: ``<source>/<table>/<date>/<table>.<fmt>``."""
     return f"{partition_dir(source, table, date)}/{table}.{fmt}"
+
+
+def catalog_key(date: str) -> str:
+    """The key of the source's catalog as step 1 read it on ``date``: every table it held, and what
+    became of each (``extract_tables``), so history can tell a table dropped from one left out."""
+    return f"_catalog/{date}.json"
 
 
 def manifest_path(source: str, table: str, date: str) -> str:
@@ -150,6 +160,7 @@ def write_partition(
     columns_meta: dict[str, dict],
     primary_key: Sequence[str] = (),
     source_relation: Sequence[str] = (),
+    timezone: str = "",
     fmt: str = "parquet",
     reconcile: Callable[[int, dict[str, str]], None] | None = None,
     phases: Phases | None = None,
@@ -178,6 +189,7 @@ def write_partition(
             and ``composite_array``.
         primary_key: the columns that identify a row (the source's primary key), for history.
         source_relation: a source table's schema and name, when ``table`` is its lake name.
+        timezone: the source's TimeZone setting, for the manifest.
         fmt: "parquet" (default) or "csv".
         reconcile: called with the file's row count and column sums before it is published;
             it raises when they disagree with the source.
@@ -224,6 +236,7 @@ def write_partition(
         checksums=checksums,
         primary_key=list(primary_key),
         source_relation=list(source_relation),
+        timezone=timezone,
         extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     manifest_key = manifest_path(source, table, date)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
@@ -10,7 +11,7 @@ import duckdb
 
 from .config import Unreachable, redact, scrub
 from .flat_files import CSV_TABLE
-from .lake import EarlierRuns, Manifest, write_partition
+from .lake import EarlierRuns, Manifest, catalog_key, write_partition
 from .ledger import Refused
 from .progress import Progress
 from .source_tables import EVERY_TABLE, NAME_LIMIT, Selection, exclude_pattern, lake_name, name_problems
@@ -206,7 +207,9 @@ def extract_tables(
     """
     phases = Phases() if phases is None else phases
     with phases("catalog"):
-        described = describe_tables(con, selection)
+        catalog = describe_tables(con)
+        timezone = _postgres_query(con, "select reset_val from pg_settings where name = 'TimeZone'")[0][0]
+    described = {relation: entry for relation, entry in catalog.items() if selection.takes(*relation)}
     unreadable = sorted(lake_name(*relation) for relation, entry in described.items() if not entry["readable"])
     if unreadable:
         print(f"  left out, the source role cannot read them: {', '.join(unreadable)}", flush=True)
@@ -256,6 +259,7 @@ def extract_tables(
                 origin=origin,
                 columns_meta={column.name: _column_meta(column) for column in columns},
                 primary_key=entry["key"],
+                timezone=timezone,
                 fmt=fmt,
                 reconcile=lambda rows, sums: _reconcile(cursor, relation, name, rows, sums),
                 phases=phases,
@@ -283,7 +287,21 @@ def extract_tables(
     largest_first = sorted(tables, key=lambda item: -item[3]["estimated_rows"])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         manifests = list(pool.map(extract_one, largest_first))
+    lake.write_text(catalog_key(date), json.dumps(catalog_record(catalog, selection), indent=2) + "\n")
     return sorted(manifests, key=lambda manifest: manifest.table)
+
+
+def catalog_record(catalog: dict[tuple[str, str], dict], selection: Selection) -> dict[str, dict[str, str]]:
+    """What became of every table of the source's catalog, by lake name: ``extracted``, ``left out``
+    (by the selection) or ``unreadable`` (by the source role). A table absent from it was not in the
+    source that day: history ends its keys then. One left out or unreadable was not observed."""
+
+    def fate(relation: tuple[str, str], entry: dict) -> str:
+        if not selection.takes(*relation):
+            return "left out"
+        return "extracted" if entry["readable"] else "unreadable"
+
+    return {"tables": {lake_name(*relation): fate(relation, entry) for relation, entry in sorted(catalog.items())}}
 
 
 class NotANumber(ValueError):

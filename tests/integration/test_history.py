@@ -9,6 +9,8 @@ warehouse keeps the history it had.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import subprocess
 
 import pytest
@@ -76,7 +78,7 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     assert [row[1:] for row in moved] == [(DAY, DAYS[2]), (DAYS[2], None)] and moved[1][0] == "Bergen"
 
     # 18th: the new customer is deleted; 19th: it comes back, with the same values, and a column
-    # is added, another changes type (kept as text in history)
+    # is added, another widens (smallint to integer: history compares and keeps integer)
     query(source, "delete from customers where customer_id = 'ZZNEW'")
     pipeline.extract(settings, DAYS[3], csv_path=settings.demo_csv)
     load_both(settings, DAYS[3])
@@ -94,7 +96,7 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     assert versions == [(DAYS[2], DAYS[3]), (DAYS[4], None)]
     assert_history_is_the_lake(settings, [DAY, *DAYS[2:]], tables=("customers",))
     types = "select data_type from information_schema.columns where table_schema = 'history' and column_name = %s"
-    assert query(settings.dsn("warehouse"), types, ("units_in_stock",)) == [("text",)]
+    assert query(settings.dsn("warehouse"), types, ("units_in_stock",)) == [("integer",)]
     assert query(settings.dsn("warehouse"), types, ("segment",)) == [("text",)]
 
     # the missing 16th, backfilled after the later days, from the source as it is now; the
@@ -126,7 +128,7 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     assert query(settings.dsn("warehouse"), current) == [("2024-01-20",)]
     before = query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from")
 
-    # a day with a duplicate key: the source loses its key for a day
+    # the source loses its key for a day, and a second ZZNEW: a day without a key is not observed
     query(
         source,
         "do $$ begin execute (select format('alter table customers drop constraint %%I cascade', conname) "
@@ -137,15 +139,36 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     query(source, "delete from customers where company_name = 'Twin Co'")
     query(source, "alter table customers add primary key (customer_id)")
     pipeline.extract(settings, "2024-01-23", csv_path=settings.demo_csv)
-    capsys.readouterr()
-    with pytest.raises(pipeline.StepFailed) as failure:
-        pipeline.load(settings, "2024-01-23")
-    said = str(failure.value) + capsys.readouterr().out
-    assert (
-        "history.customers: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-22; "
-        "the warehouse keeps its previous history (replace that partition with the data of its day, or remove it)"
-    ) in said
+    pipeline.load(settings, "2024-01-23")
     assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
+    assert_history_is_the_lake(settings, [*DAYS, "2024-01-20", "2024-01-21", "2024-01-23"], tables=("customers",))
+
+    # a past partition rewritten with a duplicate key (its manifest made to match): that table's
+    # history is refused and kept as published, every other table and the marts publish
+    rewrite_partition(
+        settings,
+        "customers",
+        "2024-01-21",
+        "select * from partition union all select * from partition where customer_id = 'ZZNEW'",
+    )
+    capsys.readouterr()
+    query(source, "update products set unit_price = unit_price + 1 where product_id = 2")
+    pipeline.extract(settings, "2024-01-24", csv_path=settings.demo_csv)
+    pipeline.load(settings, "2024-01-24")
+    said = capsys.readouterr().out
+    assert (
+        "history.customers kept as published: duplicate keys (customer_id) in the lake: (ZZNEW) 2 times on 2024-01-21; "
+        "replace that partition with the data of its day, or remove it"
+    ) in said, said
+    assert query(settings.dsn("warehouse"), "select * from history.customers order by 1, valid_from") == before
+    assert (
+        query(settings.dsn("warehouse"), "select obj_description('history.customers'::regclass)")[0][0].count(
+            '"refused": "duplicate keys'
+        )
+        == 1
+    )
+    changed = "select count(*) from history.products where product_id = 2 and valid_from = '2024-01-24'"
+    assert query(settings.dsn("warehouse"), changed) == [(1,)]
 
     # the audit every build runs: a version split in two equal ones, or moved off the days history
     # was built from, is found
@@ -169,6 +192,25 @@ def test_history_journey_changes_gap_deletion_return_backfill_and_duplicates(dem
     query(settings.dsn("warehouse"), moved)
     audit = dbt(settings, "test", "--select", "history_versions")
     assert not audit.success and "Failure in test history_versions" in audit.output, audit.output[-2000:]
+
+
+def rewrite_partition(settings, table: str, day: str, select: str) -> None:
+    """Rewrite a past partition with ``select`` over its rows (``partition``), its manifest and ledger entry made
+    to match, as an operator restoring the wrong day's file and records would."""
+    folder = settings.data_dir / "postgres" / table / day
+    path, manifest_path = folder / f"{table}.parquet", folder / "_manifest.json"
+    with duck.connect() as con:
+        con.execute(f"create table partition as select * from read_parquet('{path}')")
+        con.execute(f"copy ({select}) to '{path}' (format parquet)")
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(bytes=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+    entry_path = settings.data_dir / "_ledger" / day / "extract_postgres.json"
+    entry = json.loads(entry_path.read_text())
+    for listed in entry["details"]["partitions"]:
+        if listed["table"] == table:
+            listed.update(bytes=manifest["bytes"], sha256=manifest["sha256"])
+    entry_path.write_text(json.dumps(entry))
 
 
 def _section() -> str:
