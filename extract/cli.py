@@ -9,14 +9,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import ledger, ledger_rebuild, pipeline, server
+from . import interrupt, ledger, ledger_rebuild, pipeline, server
 from .config import REPO_ROOT, Settings, load_settings, password_apart, redact
 from .cron import crontab_lines
 from .dbt import DbtError, run_dbt, run_settings
-from .report import print_status, print_summary
+from .report import DEFAULT_LAKE, print_status, print_summary, rerun_command
 from .source import SourceError
 from .source_tables import split_patterns
-from .storage import LakeError, LockLost, check_held
+from .storage import LakeError, LockLost, check_held, lock_lost
 
 __all__ = ["main"]
 
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         "lake (step 1), loaded into a PostgreSQL warehouse with dbt (step 2). Dates are YYYY-MM-DD, UTC.",
         epilog="Exit codes: 10 extract_postgres, 11 extract_csv, 12 load, 13 export, 6 backfill with failed days, "
         "2 bad arguments, 3 embedded server, 4 seeding, 5 dbt, 7 the lake cannot be reached, "
-        "75 another run holds the lock.",
+        "75 another run holds the lock, 130 and 143 interrupted by SIGINT (Ctrl-C) and SIGTERM.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -282,6 +282,8 @@ def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path | Non
             _run_day(settings, args, date, csv_path)
             outcomes[date] = "ok"
         except Exception as exc:  # a failed day, whatever failed, must not stop the others
+            if interrupt.received():
+                raise  # a signal stops the backfill where it is: no next day
             print(f"error: {date}: {exc}", file=sys.stderr, flush=True)
             outcomes[date] = f"FAILED: {exc}"
     print(f"\nbackfill {args.start} .. {args.end}")
@@ -290,11 +292,31 @@ def _backfill(settings: Settings, args: argparse.Namespace, csv_path: Path | Non
     return 0 if all(outcome == "ok" for outcome in outcomes.values()) else EXIT_BACKFILL
 
 
+def _interrupted_line(stopped: interrupt.Interrupted) -> str:
+    """What a command a signal stopped says: the signal, the steps it stopped, the command that resumes them."""
+    if not stopped.steps:
+        return f"{stopped}: no step was running"
+    date = stopped.steps[0][0]
+    steps = " and ".join(step for step in pipeline.EXIT_CODES if (date, step) in stopped.steps)  # in step order
+    line = f"{stopped} during {steps} for {date}"
+    try:
+        settings = load_settings()
+        lake = None if settings.lake_url == DEFAULT_LAKE else settings.lake_url
+        command = rerun_command(ledger.read(settings.lake, date), date, lake)
+    except Exception:  # the ledger cannot be read now: the line still names what was stopped
+        return f"{line}; make status DATE={date} says what to rerun"
+    return f"{line}; rerun: {command}" if command else line
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m extract``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        with interrupt.handled(lost_lock=lock_lost):  # SIGINT and SIGTERM raise Interrupted
+            return _run(args)
+    except interrupt.Interrupted as exc:
+        print(f"error: {_interrupted_line(exc)}", file=sys.stderr)
+        return exc.exit_code
     except pipeline.StepFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,6 +18,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from . import gate, ledger, writer_lock
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, Unreachable, connect, first_line, password_apart
 from .duck import install_extensions
+from .interrupt import received
 from .storage import S3Lake, check_held
 from .timing import Phases
 
@@ -168,9 +169,31 @@ def invoke(args: list[str], env: dict[str, str], on_event):
 
     with environment(env):
         try:
-            return dbtRunner(callbacks=[on_event]).invoke(args)
+            return dbtRunner(callbacks=[_no_trace_of_a_signal, on_event]).invoke(args)
         finally:
             release_duckdb()
+
+
+def _no_trace_of_a_signal(event) -> None:
+    """Keep off dbt's console the stack trace it prints of a signal: the CLI ends with one line
+    that says it (``interrupt``), and the trace stays in dbt.log.
+
+    dbt prints one for any exception that is not its own (cli/requires.py's postflight), and
+    a signal's Interrupted is raised wherever dbt is. Callbacks see each event after dbt's
+    loggers wrote it, so this one wraps the console logger's filter at the first event: dbt
+    makes that logger anew for each invocation.
+    """
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    for logger in get_event_manager().loggers:
+        if logger.name == "stdout_log" and not hasattr(logger.filter, "shown"):
+            shown = logger.filter
+
+            def console(msg, shown=shown) -> bool:
+                return shown(msg) and not (msg.info.name == "MainStackTrace" and received() is not None)
+
+            console.shown = shown
+            logger.filter = console
 
 
 def release_duckdb() -> None:

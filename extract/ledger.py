@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from .interrupt import Interrupted, received
 from .storage import Lake, LockedError, check_held, lock_lost, pid_alive
 from .timing import Phases
 
@@ -20,6 +21,7 @@ __all__ = [
     "Refused",
     "Step",
     "days",
+    "interrupted",
     "previous_success",
     "read",
     "record",
@@ -64,8 +66,9 @@ def record(
 ) -> Iterator[Step]:
     """Record ``step`` for ``date``: 'running' at once, then 'success' or 'failed' with the error.
 
-    A process killed mid-step leaves 'running' with its pid, which ``read`` reports
-    as 'interrupted' once that pid is gone. With ``read_earlier``, the entry this run
+    A step that SIGINT or SIGTERM stopped (``interrupt``) ends 'interrupted', naming the
+    signal. A process killed outright mid-step leaves 'running' with its pid, which ``read``
+    reports as 'interrupted' once that pid is gone. With ``read_earlier``, the entry this run
     replaces is read first, into ``Step.earlier``. ``inputs`` are the settings the step
     ran with (its CSV, format, target), which a rerun repeats.
     """
@@ -83,20 +86,53 @@ def record(
     }
     lake.write_text(key, json.dumps(entry, indent=2) + "\n")
     started = time.monotonic()
+    _running[key] = (lake, entry, progress, started)
     try:
         yield progress
-        check_held()  # a step whose lock was lost meanwhile did not succeed, whatever it did
+        check_held()  # a step whose lock was lost, or that a signal stopped, meanwhile did not succeed
     except BaseException as exc:
         # After a lost lock the entry is no longer ours: the run that took the lock writes its own.
-        if not lock_lost():
+        if lock_lost():
+            _running.pop(key, None)
+        elif (stopped := received()) is not None:  # whatever error the signal caused on its way
+            _interrupted(key, stopped)
+        else:
             status = "refused" if isinstance(exc, Refused) else "failed"
             _finish(lake, key, {**entry, "status": status, "error": str(exc) or type(exc).__name__}, progress, started)
         raise
     _finish(lake, key, {**entry, "status": "success"}, progress, started)
 
 
-def _finish(lake: Lake, key: str, entry: dict, progress: Step, started: float) -> None:
-    """Write the step's final entry (it ended as ``entry`` says)."""
+# The steps this process runs, by key, as record wrote them: what ``interrupted`` ends.
+_running: dict[str, tuple[Lake, dict, Step, float]] = {}
+
+
+def interrupted(stopped: Interrupted) -> None:
+    """Record every step this process still runs as 'interrupted' by ``stopped``.
+
+    For the threads a signal leaves at work (step 1's tasks): nothing stops them from the
+    main thread, they end with the process, and their own ``record`` finds its entry written.
+    """
+    for key in dict(_running):
+        _interrupted(key, stopped)
+
+
+def _interrupted(key: str, stopped: Interrupted) -> None:
+    """End the entry at ``key`` as 'interrupted' by ``stopped``, unless it has ended already."""
+    held = _running.get(key)
+    if held is not None:
+        lake, entry, progress, started = held
+        if _finish(
+            lake, key, {**entry, "status": "interrupted", "error": f"stopped by {stopped.signal}"}, progress, started
+        ):
+            stopped.steps.append((entry["date"], entry["step"]))
+
+
+def _finish(lake: Lake, key: str, entry: dict, progress: Step, started: float) -> bool:
+    """Write the step's final entry (it ended as ``entry`` says), unless another thread did
+    (``interrupted``); whether this call wrote it."""
+    if _running.pop(key, None) is None:
+        return False
     entry.update(
         finished_at=_now(),
         duration_s=round(time.monotonic() - started, 3),
@@ -106,6 +142,7 @@ def _finish(lake: Lake, key: str, entry: dict, progress: Step, started: float) -
         phases=progress.phases.seconds(),
     )
     lake.write_text(key, json.dumps(entry, indent=2) + "\n")
+    return True
 
 
 def _entry(lake: Lake, key: str) -> dict | None:

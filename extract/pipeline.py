@@ -7,17 +7,18 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
 
-from . import demo, duck, gate, ledger, server, spark, writer_lock
+from . import demo, duck, gate, interrupt, ledger, server, spark, writer_lock
 from .config import Settings, Unreachable, connect, redact, scrub
 from .dbt import WarehouseUnreachable, dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
 from .flat_files import CSV_TABLE, extract_csv
+from .history import history_notes
 from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
 from .progress import Progress
@@ -209,10 +210,11 @@ def extract(
     dates = ledger.days(lake)  # for the schema drift of both steps: on S3 a listing is a request
     progress = Progress(live=False if quiet else None, parts=len(steps))  # the tables, the CSV or both
 
-    with (
-        duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit) as con,
-        duck.connect(threads=1, memory_limit=settings.memory_limit) as csv_con,
-    ):
+    with ExitStack() as connections:
+        con = connections.enter_context(
+            duck.connect(threads=settings.duckdb_threads, memory_limit=settings.memory_limit)
+        )
+        csv_con = connections.enter_context(duck.connect(threads=1, memory_limit=settings.memory_limit))
 
         def from_postgres(step: ledger.Step) -> None:
             dsn = settings.dsn("source")
@@ -260,12 +262,26 @@ def extract(
             "extract_postgres": {"format": fmt, **({"tables": tables} if tables else {})},
             "extract_csv": {"csv": template, "format": fmt},
         }
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        pool = ThreadPoolExecutor(max_workers=2)
+        try:
             tasks = [
                 pool.submit(_run_step, settings, date, step, work, read_earlier=True, inputs=inputs[step])
                 for step, work in (("extract_postgres", from_postgres), ("extract_csv", from_csv))
                 if step in steps
-            ]  # leaving the pool waits for both: a failed task does not cut the other short
+            ]
+            pool.shutdown()  # waits for both: a failed task does not cut the other short
+        except BaseException:
+            stopped = interrupt.received()
+            if stopped is None:
+                raise
+            # A signal, on this thread alone: the tasks may be deep in DuckDB or a source query,
+            # which nothing stops from here, and closing their connections would wait for them.
+            # Their steps are recorded as interrupted now; they publish nothing more
+            # (storage.check_held) and end with the process (__main__), connections and all.
+            connections.pop_all()
+            ledger.interrupted(stopped)
+            progress.close()
+            raise
         progress.close()
     for task in tasks:
         task.result()  # the first failure, in step order
@@ -304,6 +320,8 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         run_dbt(settings, "build", *named, run=run, phases=progress.phases)
         progress.rows = sum(entry["rows"] for entry in extracted)
         progress.details = {**details, "tests": dbt_test_counts()}
+        if target != "postgres":
+            progress.details["history"] = history_notes(settings.dsn("warehouse"))
 
     step = "load" if target in ("lakehouse", "spark") else f"load_{target}"
     with writing(settings, f"lakehouse load {date}", step):

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from .interrupt import received
+
 __all__ = [
     "Lake",
     "LakeError",
@@ -64,10 +66,15 @@ def lock_lost() -> bool:
 
 
 def check_held() -> None:
-    """LockLost when a lock this process holds was lost: called before anything is published."""
+    """LockLost when a lock this process holds was lost, and the signal's ``Interrupted`` once
+    SIGINT or SIGTERM stopped the process (its locks are let go next): called before anything
+    is published."""
     if _lost:
         key, reason = next(iter(_lost.items()))
         raise LockLost(f"the lock {key} was lost ({reason}): nothing of this run is published")
+    stopped = received()
+    if stopped is not None:
+        raise stopped
 
 
 def sha256_file(path: Path) -> str:

@@ -119,10 +119,13 @@ def run_real_northwind(settings: Settings, env: dict[str, str], dump: Path, csv_
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
-def start(command: list[str], env: dict[str, str], cwd: Path = REPO_ROOT) -> subprocess.Popen:
-    """Start ``command`` in a process group of its own (so it can be killed whole), output captured."""
+def start(
+    command: list[str], env: dict[str, str], cwd: Path = REPO_ROOT, stderr: int = subprocess.STDOUT
+) -> subprocess.Popen:
+    """Start ``command`` in a process group of its own (so it can be killed whole), output captured
+    (``stderr=subprocess.PIPE`` keeps stderr apart from stdout)."""
     return subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
     )
 
 
