@@ -10,6 +10,7 @@ import psycopg2
 from . import duck, ledger, ledger_rebuild
 from .config import REPO_ROOT, Settings, Unreachable, connect, first_line, redact, scrub
 from .export import published_day
+from .history import note_lines
 from .postgres import attach
 from .sql import quote
 
@@ -154,6 +155,9 @@ def print_status(settings: Settings, date: str | None) -> None:
             entry = steps.get(step)
             if entry and (entry.get("error") or entry.get("note")):
                 print(f"            {step}: {entry['status']}: {(entry.get('error') or entry['note']).splitlines()[0]}")
+        load = steps.get("load")
+        for line in note_lines(load.get("details", {}).get("history", {})) if load else []:
+            print(f"            {line}")
         if date:
             for step in ledger.STEPS:
                 entry = steps.get(step)
@@ -195,6 +199,8 @@ def print_summary(settings: Settings, date: str) -> None:
     for step in ("extract_postgres", "extract_csv"):
         for change in entries[step]["details"].get("drift", []):
             print(f"  schema drift: {change}")
+    for line in note_lines(entries["load"]["details"].get("history", {})):
+        print(f"  {line}")
     tests = entries["load"]["details"]["tests"]
     print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))
     for path in entries["export"]["details"]["paths"]:

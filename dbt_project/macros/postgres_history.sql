@@ -23,7 +23,15 @@
     {% set day = comment[9:] %}
     {% set applied = {} if flags.FULL_REFRESH else lake_history_built(published) %}
     {% set statements, tables = [], [] %}
-    {% for table, built in lake_history_built('history').items() if 'key' in built %}
+    {% set in_raw = run_query("select relname::text from pg_class where relnamespace = to_regnamespace("
+        ~ lake_sql_string(lake_quote(var('raw_schema'))) ~ ") and relkind = 'r'").columns[0].values() %}
+    {% for table, built in lake_history_built('history').items() if 'key' in built and table not in in_raw and table in applied %}
+        {# No longer extracted: history keeps it, and so does this target, as it was. #}
+        {% set relation = lake_quote(schema) ~ '.' ~ lake_quote(table) %}
+        {% do statements.append('create table ' ~ relation ~ ' as table ' ~ lake_quote(published) ~ '.' ~ lake_quote(table)) %}
+        {% do statements.append('comment on table ' ~ relation ~ ' is ' ~ lake_sql_string(tojson(applied[table]))) %}
+    {% endfor %}
+    {% for table, built in lake_history_built('history').items() if 'key' in built and table in in_raw %}
         {% set before = applied.get(table, {}) %}
         {% set days = before.get('days', {}) %}
         {% set last = days | max if days else none %}
