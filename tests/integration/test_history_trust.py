@@ -21,6 +21,7 @@ from helpers import dbt, query
 
 from extract import duck, pipeline
 from extract.config import load_settings
+from extract.report import print_status
 from extract.source_tables import EVERY_TABLE, Selection
 from extract.sql import literal, quote
 
@@ -230,6 +231,8 @@ def test_history_through_source_changes_and_operator_mistakes(demo, capsys):
     status = pipeline.ledger.read(settings.lake, D0)
     load_entry = next(entry for entry in status if entry["step"] == "load")
     assert "customers" in load_entry["details"]["history"]["refused"]
+    print_status(settings, D0)
+    assert f"history.customers kept as published: {customers} does not match" in capsys.readouterr().out
     # a --full-refresh reads every day again: refused again
     rebuilt = dbt(settings, "build", "--full-refresh", env={"LAKEHOUSE_RUN_DATE": D3})
     assert rebuilt.success and "history.customers kept as published" in rebuilt.output, rebuilt.output[-3000:]
