@@ -548,6 +548,7 @@
     {% endfor %}
     {% set partitioned = manifests | map(attribute='date') | list %}
     {% set absent = [] %}
+    {% set catalogs = catalogs if keyed[-1]['source'] == 'postgres' else {} %}  {# the catalogs are the source database's #}
     {% for day, tables in catalogs | dictsort if table not in tables and day not in partitioned and day > keyed[0]['date'] %}
         {% do absent.append(day) %}
         {% do (segments | selectattr('from', '<', day) | list)[-1]['days'].append({'day': day, 'manifest': none}) %}
