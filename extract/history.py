@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from contextlib import closing
 
-from .config import connect
+import psycopg2
+
+from .config import Unreachable, connect
 
 __all__ = ["history_notes", "note_lines"]
 
@@ -26,13 +28,20 @@ def history_notes(dsn: str) -> dict[str, dict[str, str]]:
     """By kind, ``refused`` (kept as published: why, and what to do) and ``gone`` (no longer
     extracted: since when, and why), the history tables the warehouse ``dsn`` publishes that have one."""
     notes: dict[str, dict[str, str]] = {"refused": {}, "gone": {}}
-    with closing(connect(dsn, connect_timeout=10)) as conn, conn.cursor() as cursor:
-        cursor.execute(COMMENTS)
-        for table, comment in cursor.fetchall():
+    try:
+        with closing(connect(dsn, connect_timeout=10)) as conn, conn.cursor() as cursor:
+            cursor.execute(COMMENTS)
+            comments = cursor.fetchall()
+    except (Unreachable, psycopg2.Error):
+        return notes  # the day is published: what it says of its tables is the warehouse's to tell later
+    for table, comment in comments:
+        try:
             built = json.loads(comment) if comment and comment.startswith("{") else {}
-            for kind in notes:
-                if built.get(kind):
-                    notes[kind][table] = built[kind]
+        except ValueError:
+            continue  # a comment of a user's
+        for kind in notes:
+            if isinstance(built.get(kind), str):
+                notes[kind][table] = built[kind]
     return notes
 
 

@@ -287,21 +287,34 @@ def extract_tables(
     largest_first = sorted(tables, key=lambda item: -item[3]["estimated_rows"])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         manifests = list(pool.map(extract_one, largest_first))
-    lake.write_text(catalog_key(date), json.dumps(catalog_record(catalog, selection), indent=2) + "\n")
+    try:
+        earlier = json.loads(lake.read_text(catalog_key(date)))["tables"]
+    except FileNotFoundError:
+        earlier = {}
+    lake.write_text(catalog_key(date), json.dumps(catalog_record(catalog, selection, earlier), indent=2) + "\n")
     return sorted(manifests, key=lambda manifest: manifest.table)
 
 
-def catalog_record(catalog: dict[tuple[str, str], dict], selection: Selection) -> dict[str, dict[str, str]]:
+def catalog_record(
+    catalog: dict[tuple[str, str], dict], selection: Selection, earlier: dict[str, str]
+) -> dict[str, dict[str, str]]:
     """What became of every table of the source's catalog, by lake name: ``extracted``, ``left out``
     (by the selection) or ``unreadable`` (by the source role). A table absent from it was not in the
-    source that day: history ends its keys then. One left out or unreadable was not observed."""
+    source that day: history ends its keys then. One left out or unreadable was not observed.
+
+    A narrowed run of a day step 1 ran before (``earlier``: what that run recorded) changes only
+    the tables it takes: the others are as that day's earlier run saw them, not as the source is now.
+    """
 
     def fate(relation: tuple[str, str], entry: dict) -> str:
         if not selection.takes(*relation):
-            return "left out"
+            return earlier.get(lake_name(*relation), "left out")
         return "extracted" if entry["readable"] else "unreadable"
 
-    return {"tables": {lake_name(*relation): fate(relation, entry) for relation, entry in sorted(catalog.items())}}
+    tables = {lake_name(*relation): fate(relation, entry) for relation, entry in sorted(catalog.items())}
+    if selection != EVERY_TABLE:
+        tables = {**earlier, **tables}
+    return {"tables": dict(sorted(tables.items()))}
 
 
 class NotANumber(ValueError):

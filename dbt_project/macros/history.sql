@@ -11,8 +11,10 @@
     there with equal values; `valid_from` is its first day, `valid_to` (exclusive) the next day,
     on which the key is gone or its values differ, or NULL. A missing day changes nothing; a key
     absent on a day ends its version, and one that comes back starts a new one. Values compare
-    NULL-safe and as typed, floating-point values by their text (so -0 differs from 0), as the
-    audit (tests/history_versions.sql) compares them. A column a day lacks is not compared on
+    NULL-safe and as typed, floating-point values by their text (so -0 differs from 0; every NaN
+    is alike). For every type the lake carries, two values differ so exactly when PostgreSQL's
+    text of them differs, which is what the audit (tests/history_versions.sql) compares: the two
+    never disagree on a change. A column a day lacks is not compared on
     that day: each column compares with the key's last earlier day in the same run of presence
     that has the column, so adding or dropping a column makes no version, and a value changed
     across days without the column does. A column retyped between days compares under the wider
@@ -86,7 +88,8 @@
         select *,
             row_number() over (partition by {{ by_key }}, run order by idx) = 1
             {%- for i in others %}
-            {%- set value = 'v' ~ i ~ ('::varchar' if i in textual else '') %}
+            {#- by text, every NaN alike: PostgreSQL prints a negative NaN as NaN too -#}
+            {%- set value = ("replace(v" ~ i ~ "::varchar, '-nan', 'nan')") if i in textual else 'v' ~ i %}
             or (h{{ i }} and coalesce((last_value(case when h{{ i }} then {'v': {{ value }}} end ignore nulls) over earlier).v is distinct from {{ value }}
                 and last_value(case when h{{ i }} then {'v': {{ value }}} end ignore nulls) over earlier is not null, false))
             {%- endfor %} as starts
@@ -141,8 +144,7 @@
         {% set lake = lake_history_lake() %}
         {% set plans, refused = [], {} %}
         {% for table in (lake['tables'].keys() | list + built.keys() | list) | unique | sort %}
-            {% set plan = lake_history_plan(schema, table, lake['tables'].get(table, []), lake['catalogs'],
-                built.get(table), table in today) %}
+            {% set plan = lake_history_plan(schema, table, lake['tables'].get(table, []), lake['catalogs'], built.get(table)) %}
             {% if plan is string %}
                 {% do refused.update({table: plan}) if table in built %}
             {% elif plan['problems'] %}
@@ -418,7 +420,10 @@
         {% endif %}
         {% set family = families.get(type) or ('numeric' if type.startswith('numeric(') else 'character' if type.startswith('character(')
             else 'text' if type.startswith('character varying') else 'timestamp' if type.startswith('timestamp') else none) %}
-        {% if family is none %}
+        {# The lake's type of the day must be the family's own (a numeric holding NaN travels as text that day). #}
+        {% set lake_type = duck.get(type) if family in ('integer', 'float') else 'DECIMAL' if family == 'numeric'
+            else 'TIMESTAMP' if family == 'timestamp' else 'VARCHAR' %}
+        {% if family is none or not kind['type'].startswith(lake_type) %}
             {{ return(none) }}
         {% endif %}
         {% do seen.append((family, type, kind)) %}
@@ -478,10 +483,10 @@
     they end), `since` (lake_history_since), the partitions it `reads`, the `problems` that
     refuse it, its `notes` for the log, and what it is `built` from, for its comment.
 #}
-{% macro lake_history_plan(schema, table, manifests, catalogs, built, extracted) %}
+{% macro lake_history_plan(schema, table, manifests, catalogs, built) %}
     {% set keyed = manifests | selectattr('primary_key') | list %}
     {% if not keyed %}
-        {{ return('the lake holds no partition of it with a primary key: kept as published') }}
+        {{ return('the lake holds no partition of it with a primary key') }}
     {% endif %}
     {% set problems = keyed | map(attribute='problem') | select | list %}
     {# Days share their columns: each distinct list (newest first) is read once, with its number of days. #}
@@ -510,7 +515,7 @@
     {% set names = columns | map(attribute='name') | list %}
     {% if 'valid_from' in names or 'valid_to' in names %}
         {{ log('step 2: no history for ' ~ table ~ ': it has a column named valid_from or valid_to', info=true) }}
-        {{ return('it has a column named valid_from or valid_to: kept as published') }}
+        {{ return('it has a column named valid_from or valid_to') }}
     {% endif %}
     {% set retyped, typed, notes = {}, [], [] %}
     {% for column in columns %}
@@ -581,6 +586,8 @@
     {% if built and built.get('columns') == signature | join(', ') %}
         {% do notes.clear() %}  {# said when the columns changed #}
     {% endif %}
+    {# A manifest written before they recorded the source's TimeZone: the newest one recorded. #}
+    {% set zone = (keyed | map(attribute='timezone') | select | list or ['UTC'])[-1] %}
     {% set computed, reads = [], [] %}
     {% for segment in segments if not since or segment['from'] == last['from'] %}
         {% set days = [] %}
@@ -591,9 +598,9 @@
                 {% set casts = [] %}
                 {% for column in manifest['columns'] if column['name'] in retyped %}
                     {% set widened = retyped[column['name']] %}
-                    {% if column['source_type'] != widened['column']['source_type']
+                    {% if (column['source_type'] != widened['column']['source_type'] or column['type'] != widened['column']['type'])
                         and not (column['type'] == widened['column']['type'] and '{tz}' in widened['cast']) %}
-                        {% do casts.append(widened['cast'] | replace('{tz}', lake_sql_string(manifest.get('timezone') or 'UTC'))
+                        {% do casts.append(widened['cast'] | replace('{tz}', lake_sql_string(manifest.get('timezone') or zone))
                             | replace('{}', lake_quote(column['name'])) ~ ' as ' ~ lake_quote(column['name'])) %}
                     {% endif %}
                 {% endfor %}
@@ -612,7 +619,7 @@
     {% if not manifests[-1]['primary_key'] %}
         {% set since_day = manifests | rejectattr('primary_key') | selectattr('date', '>', keyed[-1]['date']) | first %}
         {% set gone = 'no primary key since ' ~ since_day['date'] ~ ': kept as of ' ~ keyed[-1]['date'] %}
-    {% elif not extracted %}
+    {% elif manifests[-1]['date'] < lake_run_date() %}
         {% set newest = manifests[-1]['date'] %}
         {% set later = catalogs | dictsort | selectattr(0, '>', newest) | list %}
         {% set fate = later[-1][1].get(table) if later else 'not extracted since' %}
@@ -673,8 +680,21 @@
     {% set published = lake_quote(lakehouse_schema('history')) ~ '.' ~ lake_quote(table) %}
     {% set comment = 'comment on table ' ~ relation ~ ' is ' ~ lake_sql_string(tojson(dict(built, refused=refused))) %}
     {% if not built.get('typed') %}
-        {# Written before the comment recorded its columns: copied as it is. #}
-        {{ return({'ddl': ['create table ' ~ relation ~ ' (like ' ~ published ~ ')'],
+        {#
+            Written before the comment recorded its columns: copied as it is, but for the columns of
+            the published schema's own types (enums, composites, domains), which its drop would take
+            with it: those become text.
+        #}
+        {% set own_types %}
+            do $own$ declare c record; begin
+            for c in select a.attname from pg_attribute as a inner join pg_type as t on t.oid = a.atttypid
+                left join pg_type as e on e.oid = t.typelem
+                where a.attrelid = {{ lake_sql_string(relation) }}::regclass and a.attnum > 0 and not a.attisdropped
+                    and {{ lake_sql_string(lakehouse_schema('history')) }}::regnamespace in (t.typnamespace, e.typnamespace)
+            loop execute format('alter table %s alter column %I type text', {{ lake_sql_string(relation) }}, c.attname);
+            end loop; end $own$
+        {% endset %}
+        {{ return({'ddl': ['create table ' ~ relation ~ ' (like ' ~ published ~ ')', own_types],
             'statements': ['insert into ' ~ relation ~ ' select * from ' ~ published, comment]}) }}
     {% endif %}
     {% set table_sql = lake_raw_table(schema, {'table': table, 'columns': built['typed']}) %}

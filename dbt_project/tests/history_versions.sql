@@ -3,7 +3,7 @@
     segment: the days of one key, from its first day to the next key's): one version per key and
     day it starts, no two of a key overlapping, each boundary a day the table was built from (its
     comment's days), and no version equal to the one it follows in its segment, compared by the
-    text of each value as the build compares them, unless that one leaves empty a column that
+    text of each value, which differs exactly when the build finds a change (history.sql), unless that one leaves empty a column that
     some of those days lack (a column compares only on days that have it). Run in the warehouse,
     on the tables the build wrote (or, for a plain `dbt test`, the published ones); a failure
     names the table, the key and the day. Should return no rows.

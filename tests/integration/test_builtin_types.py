@@ -222,3 +222,13 @@ def test_a_bounded_numeric_that_holds_nan_arrives_unchanged(demo):
     as_text = "select id, value::text, other::text from {}readings order by id"
     assert query(warehouse, as_text.format("raw.")) == query(source, as_text.format(""))
     assert query(warehouse, as_text.format("history.")) == query(source, as_text.format(""))
+    # the next day without NaN: history keeps the column as text while the NaN day is kept
+    query(source, "update readings set value = 2.50 where id = 1")
+    pipeline.extract(demo, "2024-01-16", csv_path=demo.demo_csv)
+    pipeline.load(demo, "2024-01-16")
+    assert query(warehouse, "select id, value, valid_from::text from history.readings order by 1, 3") == [
+        (1, "NaN", DAY),
+        (1, "2.50", "2024-01-16"),
+        (2, "1.25", DAY),
+        (3, None, DAY),
+    ]
