@@ -532,6 +532,9 @@
                 {% do retyped.update({column['name']: {'column': typed[-1], 'cast': 'cast({} as varchar)'}}) %}
                 {% do notes.append(column['name'] ~ ' retyped (' ~ was ~ '), no type holds every value of the others: compared and kept as text') %}
             {% endif %}
+        {% elif 'NOT NULL' in (column.get('domain_clauses') or []) %}
+            {# A version of a day without the column holds NULL there: history's domain allows it. #}
+            {% do typed.append(dict(column, domain_clauses=column['domain_clauses'] | reject('equalto', 'NOT NULL') | list)) %}
         {% else %}
             {% do typed.append(column) %}
         {% endif %}

@@ -46,6 +46,7 @@ SETUP = [
     "insert into t_widen values (1, 1, 2, 1.50, '2024-01-01 12:00', 1.5, 'abc', '7'), "
     "(2, null, null, null, null, null, null, null)",
     """insert into t_values values (1, '{"a": 1}', 0), (2, '[1, 2]', 1), (3, null, 'NaN')""",
+    "create domain required as integer not null",
     "create role reader login",
     "grant select on all tables in schema public to reader",
     "alter database test_source set timezone to 'Europe/Oslo'",
@@ -65,6 +66,7 @@ CHANGES = [
     "alter column t type integer using t::integer",
     """update t_values set j = '{"a":1}', f = '-0' where id = 1""",
     "update t_values set f = 'Infinity'::float8 - 'Infinity'::float8 where id = 3",  # a NaN with its sign bit set
+    "alter table t_values add column r required default 1",  # NULL in history's versions of D1
 ]
 
 
