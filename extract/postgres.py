@@ -87,8 +87,8 @@ def attach(con: duckdb.DuckDBPyConnection, dsn: str, alias: str, *, read_only: b
         raise Unreachable(f"cannot connect to {redact(dsn)}: {scrub(reason, [dsn])}") from None
 
 
-def describe_tables(con: duckdb.DuckDBPyConnection, selection: Selection = EVERY_TABLE) -> dict[tuple[str, str], dict]:
-    """The tables of the attached source that ``selection`` takes, with their columns and primary key.
+def describe_tables(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict]:
+    """Every table of the attached source (its whole catalog), with its columns and primary key.
 
     System schemas are left aside; ``readable`` says whether the source role may read a table. A column of
     a domain is described by the domain's base type, which is what its values are, and
@@ -107,8 +107,6 @@ def describe_tables(con: duckdb.DuckDBPyConnection, selection: Selection = EVERY
         schema, table, column, source_type, type_name, kind, typmod, labels, domain, domain_schema, clauses, position,
         estimated_rows, readable, type_schema, element_name, element_kind, element_schema, fields, fields_built_in,
     ) in rows:  # fmt: skip
-        if not selection.takes(schema, table):
-            continue
         entry = tables.setdefault(
             (schema, table), {"columns": [], "key": [], "estimated_rows": estimated_rows, "readable": readable}
         )
