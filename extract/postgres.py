@@ -208,6 +208,8 @@ def extract_tables(
         catalog = describe_tables(con)
         timezone = _postgres_query(con, "select reset_val from pg_settings where name = 'TimeZone'")[0][0]
     described = {relation: entry for relation, entry in catalog.items() if selection.takes(*relation)}
+    if not described and selection != EVERY_TABLE:
+        raise Refused(_takes_nothing(selection, catalog, origin))
     unreadable = sorted(lake_name(*relation) for relation, entry in described.items() if not entry["readable"])
     if unreadable:
         print(f"  left out, the source role cannot read them: {', '.join(unreadable)}", flush=True)
@@ -291,6 +293,17 @@ def extract_tables(
         earlier = {}
     lake.write_text(catalog_key(date), json.dumps(catalog_record(catalog, selection, earlier), indent=2) + "\n")
     return sorted(manifests, key=lambda manifest: manifest.table)
+
+
+def _takes_nothing(selection: Selection, catalog: dict[tuple[str, str], dict], origin: str) -> str:
+    """Step 1's refusal of a selection that takes no table of the source ``origin``: a typo in a
+    setting would otherwise write an empty day, and the load would find every table missing."""
+    given = " ".join(f"{name}={value}" for name, value in selection.settings().items())
+    schemas = ", ".join(sorted({schema for schema, _ in catalog})) or "none"
+    return (
+        f"step 1 refused, no source table written: {given} takes none of the {len(catalog)} tables "
+        f"of {origin} (schemas: {schemas})"
+    )
 
 
 def catalog_record(
