@@ -20,7 +20,7 @@ from .export import export_evidence
 from .flat_files import CSV_TABLE, extract_csv
 from .history import history_notes
 from .lake import EarlierRuns, clear_leftovers, schema_drift
-from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables
+from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables, kept_partitions
 from .progress import Progress
 from .source import SourceError, load_dump
 from .storage import Lake, LockLost
@@ -142,18 +142,27 @@ def writing(settings: Settings, what: str, step: str | None = None) -> Iterator[
 
 
 def _record_manifests(
-    progress: ledger.Step, lake: Lake, step: str, date: str, manifests: list, dates: list[str]
+    progress: ledger.Step,
+    lake: Lake,
+    step: str,
+    date: str,
+    manifests: list,
+    dates: list[str],
+    kept: list[dict] | None = None,
 ) -> None:
     """Keep the manifests in the step's ledger entry, with the schema drift since its last successful day.
 
-    ``dates`` are the ledger's dates, listed before the step began.
+    ``dates`` are the ledger's dates, listed before the step began. ``kept`` are partitions of the
+    day an earlier run wrote and this one leaves in place (``kept_partitions``): the entry lists
+    every partition the day holds, which step 2's gate verifies and the load copies.
     """
     previous = ledger.previous_success(lake, date, step, dates)
     earlier = {p["table"]: p for p in previous["details"]["partitions"]} if previous else {}
     drift = [change for m in manifests for change in schema_drift(earlier.get(m.table), m)]
-    progress.rows = sum(m.rows for m in manifests)
-    progress.bytes = sum(m.bytes for m in manifests)
-    progress.details = {"partitions": [asdict(m) for m in manifests], "drift": drift}
+    partitions = sorted([asdict(m) for m in manifests] + (kept or []), key=lambda p: p["table"])
+    progress.rows = sum(p["rows"] for p in partitions)
+    progress.bytes = sum(p["bytes"] for p in partitions)
+    progress.details = {"partitions": partitions, "drift": drift}
     for change in drift:
         print(f"  schema drift: {change}", flush=True)
 
@@ -235,7 +244,8 @@ def extract(
                     earlier=earlier,
                     selection=settings.source_tables,
                 )
-            _record_manifests(step, lake, "extract_postgres", date, manifests, dates)
+            kept = kept_partitions(step.earlier, settings.source_tables, fmt)
+            _record_manifests(step, lake, "extract_postgres", date, manifests, dates, kept)
 
         def from_csv(step: ledger.Step) -> None:
             progress.expect(1)

@@ -27,7 +27,7 @@ from .types import (
     warehouse_type,
 )
 
-__all__ = ["SOURCE_ALIAS", "attach", "describe_tables", "extract_tables", "table_query"]
+__all__ = ["SOURCE_ALIAS", "attach", "describe_tables", "extract_tables", "kept_partitions", "table_query"]
 
 SOURCE_ALIAS = "source_db"
 
@@ -304,6 +304,24 @@ def _takes_nothing(selection: Selection, catalog: dict[tuple[str, str], dict], o
         f"step 1 refused, no source table written: {given} takes none of the {len(catalog)} tables "
         f"of {origin} (schemas: {schemas})"
     )
+
+
+def kept_partitions(earlier: dict | None, selection: Selection, fmt: str) -> list[dict]:
+    """The partitions a narrowed run of a day keeps from the day's earlier run (its ledger entry
+    ``earlier``, when it succeeded): those of the tables ``selection`` does not take, in ``fmt``.
+
+    The run leaves them in place, and its entry lists them with its own, so the entry says what
+    the day holds: step 2's gate verifies them, and the load reads them, as that run wrote them.
+    """
+    if earlier is None or earlier["status"] != "success":
+        return []
+    return [
+        partition
+        for partition in earlier.get("details", {}).get("partitions", [])
+        if partition["format"] == fmt
+        and partition.get("source_relation")
+        and not selection.takes(*partition["source_relation"])
+    ]
 
 
 def catalog_record(
