@@ -1,7 +1,8 @@
 """Step 2's gate as the CLI decides it, before dbt starts: step 1 succeeded for the day.
 
 The dbt hook (macros/lakehouse_gate.sql) decides the same and more (every partition's
-file against its manifest), and still guards a bare ``dbt build``. Deciding the ledger's
+file against its manifest, and a partition of every source table the selected models read,
+which only dbt's graph knows), and still guards a bare ``dbt build``. Deciding the ledger's
 part here first turns the common refusal, a step 1 that did not run or did not finish,
 into one line in a fraction of a second instead of dbt's start-up. A refusal is recorded
 as such (``ledger.Refused``), by the CLI or by the hook alike.

@@ -1,6 +1,7 @@
 {#
-    Step 2 starts only when step 1 succeeded for the run date and every partition it
-    wrote is whole: its manifest is there and the file's size and SHA-256 match it.
+    Step 2 starts only when step 1 succeeded for the run date, every partition it
+    wrote is whole (its manifest is there and the file's size and SHA-256 match it), and
+    every source table the selected models read has one (lake_sources_read).
     Runs as an on-run-start hook of `dbt build` and `dbt run`, so a bare `dbt build` is
     gated too; `dbt test` and `dbt docs` leave the warehouse alone.
 #}
@@ -29,12 +30,59 @@
                 {% do tables.append(manifest['table']) %}
             {% endfor %}
         {% endfor %}
+        {% set unextracted = lake_unextracted(ledger) %}
+        {% if unextracted %}
+            {% do problems.append('no partition of ' ~ unextracted | join(', ') ~ ' for ' ~ lake_run_date()
+                ~ ', which the selected models read (run: make extract DATE=' ~ lake_run_date() ~ ')') %}
+        {% endif %}
         {% if problems %}
             {{ exceptions.raise_compiler_error(
                 "step 2 (load) refused for " ~ lake_run_date() ~ ": " ~ problems | join("; ")
             ) }}
         {% endif %}
     {% endif %}
+{% endmacro %}
+
+{#
+    The lake partitions (source/table) the selected nodes read from the run date's files: the
+    sources each one reads, directly or through the ephemeral models compiled into it. A model
+    left out of the selection is read as it was built, from the day it was built for.
+#}
+{% macro lake_sources_read() %}
+    {% set read = [] %}
+    {% set nodes = selected_resources | list %}
+    {% for unique_id in nodes %}
+        {% for parent in graph.nodes.get(unique_id, {}).get('depends_on', {}).get('nodes', []) %}
+            {% set source = graph.sources.get(parent) %}
+            {% if source and source.meta.get('lake_folder') %}
+                {% do read.append(source.meta['lake_folder'] ~ '/' ~ source.identifier) %}
+            {% elif parent not in nodes and graph.nodes.get(parent, {}).get('config', {}).get('materialized') == 'ephemeral' %}
+                {% do nodes.append(parent) %}
+            {% endif %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(read | unique | sort) }}
+{% endmacro %}
+
+{#
+    The partitions the selected nodes read that the run date's ledger does not list, though the
+    step 1 task that writes their folder (extract_<folder>) succeeded: one that did not is refused
+    by its own name already.
+#}
+{% macro lake_unextracted(ledger) %}
+    {% set listed = [] %}
+    {% for entry in ledger.values() if entry['step'].startswith('extract_') and entry['status'] == 'success' %}
+        {% for manifest in entry['details']['partitions'] %}
+            {% do listed.append(manifest['source'] ~ '/' ~ manifest['table']) %}
+        {% endfor %}
+    {% endfor %}
+    {% set missing = [] %}
+    {% for key in lake_sources_read() if key not in listed %}
+        {% if ledger.get('extract_' ~ key.split('/')[0], {}).get('status') == 'success' %}
+            {% do missing.append(key) %}
+        {% endif %}
+    {% endfor %}
+    {{ return(missing) }}
 {% endmacro %}
 
 {#
