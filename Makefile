@@ -26,6 +26,8 @@ PYTEST_ARGS ?=
 # Optional: a real dump to (re)load into the source, and the CSV to extract.
 NORTHWIND_SQL ?=
 ORDER_DETAILS_CSV ?=
+# make seed into a source of yours (SOURCE_DSN, PG*): its address, host:port/dbname, as make seed prints it.
+SEED_INTO ?=
 
 # Airflow lives in a venv of its own (its dependency tree never meets the project's), its home in .airflow/.
 AIRFLOW_VENV := .venv-airflow
@@ -59,14 +61,14 @@ $(SPARK_STAMP): pyproject.toml $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev,spark]'
 	touch $(SPARK_STAMP)
 
-all: setup ## the whole pipeline for DATE (default today, UTC): seed if empty, extract, load, export
+all: setup ## the whole pipeline for DATE (default today, UTC): seed the embedded demo if empty (a SOURCE_DSN is only read), extract, load, export
 	$(PY) -m extract run --date $(DATE) $(SEED_ARGS) $(CSV_ARGS)
 
 backfill: setup ## the whole pipeline for each day FROM..TO; a failed day does not stop the others
 	$(PY) -m extract backfill --from $(FROM) --to $(TO) $(if $(filter 1,$(EVOLVE)),--evolve) $(SEED_ARGS) $(CSV_ARGS)
 
-seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL)
-	$(PY) -m extract seed --force $(SEED_ARGS)
+seed: setup ## regenerate the demo source at scale SF (or load NORTHWIND_SQL); SEED_INTO=host:port/dbname writes a SOURCE_DSN of yours
+	$(PY) -m extract seed --force $(SEED_ARGS) $(if $(SEED_INTO),--into "$(SEED_INTO)")
 
 extract: setup ## step 1 for DATE: source tables and CSV into data/
 	$(PY) -m extract extract --date $(DATE) $(CSV_ARGS)
@@ -106,7 +108,7 @@ $(AIRFLOW_STAMP): orchestration/requirements-airflow.txt $(STAMP)
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(AIRFLOW_VENV)/bin/python -r orchestration/requirements-airflow.txt
 	touch $(AIRFLOW_STAMP)
 
-airflow: $(AIRFLOW_STAMP) ## Airflow's scheduler and UI on 127.0.0.1:8081, DAG "lakehouse" on, daily (seeds an empty source)
+airflow: $(AIRFLOW_STAMP) ## Airflow's scheduler and UI on 127.0.0.1:8081, DAG "lakehouse" on, daily (seeds an empty embedded source)
 	$(PY) -m extract seed $(SEED_ARGS)
 	$(AIRFLOW) start
 

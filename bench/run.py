@@ -41,7 +41,7 @@ import psycopg2
 from bench import floor
 from bench.local_s3 import local_s3
 from extract import duck, ledger, server, spark_cluster
-from extract.config import REPO_ROOT, load_settings
+from extract.config import REPO_ROOT, load_settings, redact
 from extract.dbt import target_dir
 from extract.flat_files import SCHEMAS
 from extract.postgres import SOURCE_ALIAS, attach, describe_tables
@@ -150,7 +150,8 @@ def prepare(sf: float, work: Path) -> tuple[dict[str, str], dict]:
         "SOURCE_DSN": settings.embedded_dsn(names["source"]),
         "WAREHOUSE_DSN": settings.embedded_dsn(names["warehouse"]),
     }
-    seed = measure([sys.executable, "-m", "extract", "seed", "--scale", f"{sf:g}", "--force"], env)
+    into = redact(env["SOURCE_DSN"])  # the bench's own database, named as a source of the user's must be
+    seed = measure([sys.executable, "-m", "extract", "seed", "--scale", f"{sf:g}", "--force", "--into", into], env)
     return env, {"generate_s": seed["wall_s"]}
 
 

@@ -40,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         description="The local lakehouse: daily snapshots of a PostgreSQL database and a CSV into a Parquet "
         "lake (step 1), loaded into a PostgreSQL warehouse with dbt (step 2). Dates are YYYY-MM-DD, UTC.",
         epilog="Exit codes: 10 extract_postgres, 11 extract_csv, 12 load, 13 export, 6 backfill with failed days, "
-        "2 bad arguments, 3 embedded server, 4 seeding, 5 dbt, 7 the lake cannot be reached, "
-        "75 another run holds the lock, 130 and 143 interrupted by SIGINT (Ctrl-C) and SIGTERM.",
+        "2 bad arguments, 3 embedded server, 4 the source (seeding, or a source of yours with no tables), 5 dbt, "
+        "7 the lake cannot be reached, 75 another run holds the lock, 130 and 143 interrupted by SIGINT (Ctrl-C) "
+        "and SIGTERM.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -95,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("seed", "fill the source database with demo data or a dump", "seed --scale 10 --force")
     with_seed(sub)
     sub.add_argument("--force", action="store_true", help="regenerate the demo even if the source has tables")
+    sub.add_argument(
+        "--into",
+        metavar="HOST:PORT/DBNAME",
+        help="the source to write when SOURCE_DSN or PG* name a server of yours, by its address as this command "
+        "prints it (without it, only the embedded server's demo database is written)",
+    )
 
     sub = with_date(command("extract", "step 1: source tables and CSV into the lake", "extract --date 2024-01-15"))
     sub.add_argument(
@@ -108,7 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     with_date(command("export", "write the evidence CSV/JSON from the warehouse", "export --date 2024-01-15"))
 
     sub = with_date(
-        command("run", "the whole pipeline for a date: seed if empty, extract, load, export", "run --date 2024-01-15")
+        command(
+            "run",
+            "the whole pipeline for a date: the embedded demo source seeded if empty (a source of yours is only read), "
+            "extract, load, export",
+            "run --date 2024-01-15",
+        )
     )
     with_seed(sub)
     with_csv(sub)
@@ -198,6 +210,7 @@ def _run(args: argparse.Namespace) -> int:
                 dump=args.northwind_sql,
                 csv_path=settings.demo_csv,
                 force=getattr(args, "force", False),
+                into=getattr(args, "into", None),
             ),
             flush=True,
         )
@@ -324,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DBT
     except SourceError as exc:
-        print(f"error: seed: {exc}", file=sys.stderr)
+        print(f"error: source: {exc}", file=sys.stderr)
         return EXIT_SEED
     except LakeError as exc:
         print(f"error: lake: {exc}", file=sys.stderr)

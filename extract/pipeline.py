@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
@@ -76,27 +77,52 @@ def ensure_server(settings: Settings) -> None:
         server.ensure_databases(settings)
 
 
-def seed(settings: Settings, *, scale: float, dump: Path | None, csv_path: Path, force: bool) -> str:
+def seed(
+    settings: Settings, *, scale: float, dump: Path | None, csv_path: Path, force: bool, into: str | None = None
+) -> str:
     """Fill the source database: load ``dump`` if given, else the demo at ``scale`` when empty or ``force``.
+
+    Only the embedded server's demo database is written unasked. A source of the user's
+    (SOURCE_DSN, PG*) may be production: it is written only when ``into`` names it, by its
+    address as ``redact`` prints it; otherwise it is only read (``make all``), and must have tables.
 
     Returns:
         What was done, for the log.
+
+    Raises:
+        SourceError: one line naming the source, and the command that writes it if that was refused.
     """
+    dsn = settings.dsn("source")
+    address = redact(dsn)
+    if into is not None and into != address:
+        raise SourceError(f"SEED_INTO={into} is not the source, {address}")
+    written = "source" in settings.embedded_roles or into is not None
+    command = f"make seed SEED_INTO={shlex.quote(address)}"
     if dump is not None:
-        load_dump(settings.dsn("source"), dump)
-        return f"loaded {dump} into {redact(settings.dsn('source'))}"
+        command += f" NORTHWIND_SQL={shlex.quote(str(dump))}"
+    if not written and (dump is not None or force):
+        raise SourceError(f"{address} is a source of yours, which a seed writes only when it names it: {command}")
+    if dump is not None:
+        load_dump(dsn, dump)
+        return f"loaded {dump} into {address}"
     with duck.connect() as con:
         try:
-            attach(con, settings.dsn("source"), SOURCE_ALIAS)
+            attach(con, dsn, SOURCE_ALIAS, read_only=not written)
         except ConnectionError as exc:
             raise SourceError(str(exc)) from None
         if not force and describe_tables(con):
-            return f"source {redact(settings.dsn('source'))} already has tables; not seeded"
+            return f"source {address} already has tables; not seeded" if written else f"source {address}: only read"
+        if not written:
+            raise SourceError(
+                f"{address} has no tables to extract; a source of yours is only read, never seeded unasked: "
+                f"{command} seeds it"
+            )
         try:
             rows = demo.generate(con, SOURCE_ALIAS, csv_path, scale)
         except duckdb.Error as exc:
-            raise SourceError(scrub(str(exc).splitlines()[0], [settings.dsn("source")])) from None
-    return f"seeded demo data at scale {scale:g}: {sum(rows.values())} rows in {len(rows)} tables, CSV {csv_path}"
+            raise SourceError(scrub(str(exc).splitlines()[0], [dsn])) from None
+    total = sum(rows.values())
+    return f"seeded demo data at scale {scale:g} into {address}: {total} rows in {len(rows)} tables, CSV {csv_path}"
 
 
 def _run_step(

@@ -18,6 +18,7 @@ from helpers import (
     default_port,
     free_port,
     fresh_database,
+    make,
     names_a_server,
     query,
     user_env,
@@ -25,7 +26,7 @@ from helpers import (
 
 from bench.local_s3 import local_s3
 from extract import server
-from extract.config import Settings, load_settings
+from extract.config import Settings, load_settings, redact
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +101,7 @@ def demo_day(pg_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     }
     lakes = {"extracted": root / "extracted", "loaded": root / "loaded"}
     for args, lake in (
-        (("seed", "--scale", "0.2", "--force"), None),
+        (("seed", "--scale", "0.2", "--force", "--into", redact(env["SOURCE_DSN"])), None),
         (("extract", "--date", DAY), lakes["extracted"]),
         (("load", "--date", DAY), lakes["loaded"]),
     ):
@@ -157,8 +158,11 @@ def secured(tmp_path_factory):
             cur.execute(f"create database {database} owner {owner}")
     conn.close()
     source_admin = admin.replace("dbname=postgres", "dbname=northwind")
-    seeded = cli(user_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed")
+    # A server of the user's is seeded only by a make seed that names it.
+    into = f"127.0.0.1:{settings.pg_port}/northwind"
+    seeded = make(user_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed", f"SEED_INTO={into}")
     assert seeded.returncode == 0, seeded.stderr
+    assert f"seeded demo data at scale 1 into {into}: " in seeded.stdout
     query(source_admin, "grant select on all tables in schema public to reader, owner")
     yield settings, admin, load_settings({"LAKEHOUSE_DATA": str(root / "data")}).demo_csv
     server.stop(settings)

@@ -83,6 +83,19 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def shell_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as a user's shell has it: under `make test`, make's own variables would make a make
+    started from a test name its folders."""
+    return {key: value for key, value in env.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+
+
+def make(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run ``make <args>`` in the repository as a user's shell would (``shell_env``), capturing its output."""
+    return subprocess.run(
+        ["make", *args], env=shell_env(env), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
 @dataclass
 class DbtRun:
     """What a dbt command did: whether it succeeded, and what it logged (info and above, no time stamps)."""

@@ -38,7 +38,7 @@ def _digest(dsn: str, table: str) -> str:
 @pytest.fixture()
 def scaled_source(settings, lake_env):
     """A demo source large enough (SF 50) that steps take long enough to be killed mid-way."""
-    result = cli(lake_env, "seed", "--scale", "50", "--force")
+    result = cli(lake_env, "seed", "--scale", "50", "--force", "--into", redact(lake_env["SOURCE_DSN"]))
     assert result.returncode == 0, result.stderr
     return settings
 
