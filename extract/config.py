@@ -25,6 +25,7 @@ __all__ = [
     "password_apart",
     "redact",
     "scrub",
+    "without_secrets",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +184,14 @@ def scrub(text: str, dsns: list[str]) -> str:
     for secret in filter(None, secrets):
         text = text.replace(secret, "***")
     return text
+
+
+def without_secrets(dsn: str) -> str:
+    """``dsn`` as libpq key=value pairs without its secrets: what the ledger and a printed command may hold.
+
+    libpq still finds the password where it did when it was not in the DSN (PGPASSWORD, ~/.pgpass).
+    """
+    return make_dsn(**{key: value for key, value in parse_dsn(dsn).items() if key not in SECRET_KEYWORDS})
 
 
 def password_apart(dsn: str) -> tuple[str, dict[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from . import demo, duck, gate, interrupt, ledger, server, spark, writer_lock
-from .config import Settings, Unreachable, connect, redact, scrub
+from .config import Settings, Unreachable, connect, redact, scrub, without_secrets
 from .dbt import WarehouseUnreachable, dbt_test_counts, run_dbt, run_settings
 from .export import export_evidence
 from .flat_files import CSV_TABLE, extract_csv
@@ -125,14 +125,26 @@ def seed(
     return f"seeded demo data at scale {scale:g} into {address}: {total} rows in {len(rows)} tables, CSV {csv_path}"
 
 
+def _run_databases(settings: Settings) -> dict[str, str]:
+    """The servers of the user's that the run reads and writes, without passwords, by ledger input.
+
+    Every step records both, whichever it uses: a rerun from a failed step runs the steps
+    after it too, on the same source and warehouse. The embedded server's are left out: a
+    rerun finds them without a setting.
+    """
+    return {f"{role}_dsn": without_secrets(dsn) for role, dsn in settings.dsns.items()}
+
+
 def _run_step(
     settings: Settings, date: str, step: str, work, *, read_earlier: bool = False, inputs: dict | None = None
 ) -> ledger.Step:
     """Run ``work(progress)`` as ``step`` of ``date`` in the ledger, turning any error into StepFailed.
 
     ``read_earlier``: ``progress.earlier`` is the step's entry that this run replaces.
-    ``inputs``: the settings the step runs with, for the ledger (``ledger.record``).
+    ``inputs``: the settings the step runs with, for the ledger (``ledger.record``); the run's
+    databases are added (``_run_databases``).
     """
+    inputs = {**_run_databases(settings), **(inputs or {})}
     try:
         with ledger.record(settings.lake, date, step, read_earlier=read_earlier, inputs=inputs) as progress:
             try:

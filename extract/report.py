@@ -31,13 +31,16 @@ RERUN = {
     "load": "make load export",
     "export": "make export",
 }
+# The ledger's inputs that name the run's servers (``pipeline._run_databases``), as the settings they came from.
+DATABASES = ("source_dsn", "warehouse_dsn")
 
 
 def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> str | None:
     """The command that resumes ``date`` from its first step that did not succeed, or None.
 
     It repeats the inputs the ledger recorded for the day's steps (CSV, format, the source
-    tables taken, target), and the lake when it is not the default one (``lake``).
+    tables taken, target, a source and warehouse of the user's without their passwords,
+    which libpq finds as it did), and the lake when it is not the default one (``lake``).
     """
     by_step = {entry["step"]: entry for entry in entries}
     for step in ledger.STEPS:
@@ -58,6 +61,7 @@ def rerun_command(entries: list[dict], date: str, lake: str | None = None) -> st
             settings += [f"{name}={shlex.quote(value)}" for name, value in inputs.get("tables", {}).items()]
             if inputs.get("target", "lakehouse") != "lakehouse":
                 settings.append(f"TARGET={inputs['target']}")
+            settings += [f"{name.upper()}={shlex.quote(inputs[name])}" for name in DATABASES if inputs.get(name)]
             lake_setting = [f"LAKEHOUSE_DATA={shlex.quote(lake)}"] if lake else []
             return " ".join([*lake_setting, RERUN[step], *settings])
     return None

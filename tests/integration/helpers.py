@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 
-from extract.config import REPO_ROOT, Settings
+from extract.config import REPO_ROOT, Settings, without_secrets
 from extract.dbt import PROJECT_DIR, dbt_env, invoke, log_dir, target_dir
 from extract.lake import MANIFEST
 from extract.source import load_dump
@@ -83,6 +84,13 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def rerun_databases(env: dict[str, str]) -> str:
+    """The end of a rerun line of a run with ``env``: its SOURCE_DSN and WAREHOUSE_DSN, without passwords."""
+    return "".join(
+        f" {name}={shlex.quote(without_secrets(env[name]))}" for name in ("SOURCE_DSN", "WAREHOUSE_DSN") if name in env
+    )
+
+
 def shell_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` as a user's shell has it: under `make test`, make's own variables would make a make
     started from a test name its folders."""
@@ -93,6 +101,13 @@ def make(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run ``make <args>`` in the repository as a user's shell would (``shell_env``), capturing its output."""
     return subprocess.run(
         ["make", *args], env=shell_env(env), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def paste(env: dict[str, str], line: str) -> subprocess.CompletedProcess:
+    """Run ``line`` as a user pastes it: bash, in the repository, ``env`` as the shell has it (``shell_env``)."""
+    return subprocess.run(
+        ["bash", "-c", line], env=shell_env(env), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
     )
 
 

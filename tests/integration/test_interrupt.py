@@ -14,7 +14,7 @@ from contextlib import closing
 
 import psycopg2
 import pytest
-from helpers import DAY, cli, published, query, start, wait_until
+from helpers import DAY, cli, published, query, rerun_databases, start, wait_until
 
 from extract import ledger
 
@@ -61,7 +61,10 @@ def test_sigint_during_extract_is_recorded_interrupted_in_one_line(demo, lake_en
         holder.rollback()
 
     assert process.returncode == 130, line
-    rerun = f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE={DAY2}"
+    rerun = (
+        f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE={DAY2}"
+        + rerun_databases(lake_env)
+    )
     assert re.fullmatch(
         rf"error: interrupted \(SIGINT\) during extract_postgres( and extract_csv)? for {DAY2}; {re.escape(rerun)}",
         line,
@@ -119,7 +122,8 @@ def test_a_signal_during_load_is_recorded_interrupted_and_publishes_nothing(demo
 
     name = signal.Signals(signum).name
     assert process.returncode == 128 + signum, line
-    rerun = f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make load export DATE={DAY}"
+    lake = lake_env["LAKEHOUSE_DATA"]
+    rerun = f"rerun: LAKEHOUSE_DATA={lake} make load export DATE={DAY}" + rerun_databases(lake_env)
     assert line == f"error: interrupted ({name}) during load for {DAY}; {rerun}"
     assert seconds < 20
     entry = _entry(demo, DAY, "load")

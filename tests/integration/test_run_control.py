@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import cli, kill_when, query, run_real_northwind, start
+from helpers import cli, kill_when, query, run_real_northwind, shell_env, start
 
 from extract import ledger, pipeline
-from extract.config import REPO_ROOT, load_settings, redact
+from extract.config import REPO_ROOT, load_settings, redact, without_secrets
 from extract.lake import PartitionError, partition_dir, verify
 from extract.source import load_dump
 
@@ -146,23 +146,27 @@ def test_a_rerun_as_printed_repeats_the_days_inputs_and_the_demo_csv_serves_only
     (line,) = [
         line.strip() for line in cli(lake_env, "status").stdout.splitlines() if line.strip().startswith("rerun:")
     ]
+    databases = {f"{role}_dsn": without_secrets(lake_env[f"{role.upper()}_DSN"]) for role in ("source", "warehouse")}
     assert line == (
         f"rerun: LAKEHOUSE_DATA={lake_env['LAKEHOUSE_DATA']} make extract load export DATE={DAY2} "
-        f"ORDER_DETAILS_CSV={shlex.quote(template)} FORMAT=csv"
+        f"ORDER_DETAILS_CSV={shlex.quote(template)} FORMAT=csv "
+        f"SOURCE_DSN={shlex.quote(databases['source_dsn'])} WAREHOUSE_DSN={shlex.quote(databases['warehouse_dsn'])}"
     )
 
-    # The day's file arrives; the printed line, run as it is, loads that file and no other.
+    # The day's file arrives; the printed line, run as it is, loads that file and no other, from and
+    # into the databases the run had: the shell it is pasted in names none.
     drops.mkdir()
     lines = demo.demo_csv.read_text().splitlines()
     (drops / f"od_{DAY2}.csv").write_text("\n".join(lines[:101]) + "\n")
-    env = {key: value for key, value in lake_env.items() if key != "LAKEHOUSE_DATA"}
+    named = ("LAKEHOUSE_DATA", "SOURCE_DSN", "WAREHOUSE_DSN")
+    env = shell_env({key: value for key, value in lake_env.items() if key not in named})
     rerun = subprocess.run(
         line.removeprefix("rerun: "), shell=True, cwd=REPO_ROOT, env=env, capture_output=True, text=True
     )
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert query(demo.dsn("warehouse"), "select count(*) from raw.order_details") == [(100,)]
     csv_entry = [e for e in ledger.read(demo.lake, DAY2) if e["step"] == "extract_csv"][0]
-    assert csv_entry["inputs"] == {"csv": template, "format": "csv"} and csv_entry["status"] == "success"
+    assert csv_entry["inputs"] == {"csv": template, "format": "csv", **databases} and csv_entry["status"] == "success"
 
     # Any other source: no CSV given is one line naming the setting, never the demo's lines.
     query(demo.dsn("source"), "comment on table orders is null")

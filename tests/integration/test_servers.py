@@ -7,9 +7,29 @@ and is not a superuser.
 
 from __future__ import annotations
 
+import shlex
+import shutil
+from contextlib import closing
 from pathlib import Path
 
-from helpers import DBT_LOG, OWNER, READER, SUPERUSER, TARGET_DIR, cli, docs_served, fetch, free_port, query, user_env
+import psycopg2
+import pytest
+from helpers import (
+    DBT_LOG,
+    OWNER,
+    READER,
+    SUPERUSER,
+    TARGET_DIR,
+    cli,
+    docs_served,
+    fetch,
+    free_port,
+    make,
+    paste,
+    query,
+    user_env,
+)
+from psycopg2.errors import ReadOnlySqlTransaction
 
 APP = "lakehouse-warehouse"
 
@@ -151,3 +171,66 @@ def test_a_warehouse_down_or_refusing_is_one_line_with_the_step_exit_code(secure
         f'"127.0.0.1", port {settings.pg_port} failed: FATAL:  password authentication failed for user "owner"'
     ]
     assert OWNER not in result.stdout + result.stderr
+
+
+def test_make_all_only_reads_a_source_of_yours_and_its_rerun_line_repeats_the_run(secured, tmp_path):
+    settings, admin, csv_path = secured
+    server, day = f"127.0.0.1:{settings.pg_port}", "2024-02-06"
+    with closing(psycopg2.connect(admin)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            # A role that can only read; its password is the warehouse owner's, so one PGPASSWORD serves both.
+            cur.execute(f"create role auditor login password '{OWNER}'")
+            cur.execute("alter role auditor set default_transaction_read_only = on")
+            cur.execute("create database empty_source")
+            cur.execute("create database wh_rerun owner owner")
+    query(
+        admin.replace("dbname=postgres", "dbname=northwind"), "grant select on all tables in schema public to auditor"
+    )
+    source = f"host=127.0.0.1 port={settings.pg_port} dbname=northwind user=auditor"
+    warehouse = f"host=127.0.0.1 port={settings.pg_port} dbname=wh_rerun user=owner"
+    env = user_env(tmp_path, SOURCE_DSN=f"{source} password={OWNER}", WAREHOUSE_DSN=warehouse, PGPASSWORD=OWNER)
+
+    # An empty source of yours: one line, nothing seeded, nothing run; make seed writes it only when named.
+    empty = {**env, "SOURCE_DSN": source.replace("northwind", "empty_source")}
+    result = cli(empty, "run", "--date", day)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        4,
+        [
+            f"error: source: {server}/empty_source has no tables to extract; a source of yours is only read, never "
+            f"seeded unasked: make seed SEED_INTO={server}/empty_source seeds it"
+        ],
+    )
+    refused = make(empty, "seed")
+    assert f"error: source: {server}/empty_source is a source of yours, which a seed writes only" in refused.stderr
+    assert refused.returncode != 0 and not (tmp_path / "data" / "_ledger").exists()
+    empty_admin = admin.replace("dbname=postgres", "dbname=empty_source")
+    assert query(empty_admin, "select count(*) from pg_class where relnamespace = 'public'::regnamespace") == [(0,)]
+
+    # The whole day on the read-only role, its CSV missing; status's rerun line names every input, no password.
+    template = f"{tmp_path}/drops/od_{{date}}.csv"
+    failed = cli(env, "run", "--date", day, "--csv", template)
+    assert failed.returncode == 11, failed.stdout[-3000:] + failed.stderr[-3000:]
+    assert f"source {server}/northwind: only read" in failed.stdout
+    (line,) = [row.strip() for row in cli(env, "status").stdout.splitlines() if row.strip().startswith("rerun:")]
+    assert line == (
+        f"rerun: LAKEHOUSE_DATA={tmp_path}/data make extract load export DATE={day} "
+        f"ORDER_DETAILS_CSV={shlex.quote(template)} "
+        f"SOURCE_DSN='user=auditor dbname=northwind host=127.0.0.1 port={settings.pg_port}' "
+        f"WAREHOUSE_DSN='user=owner dbname=wh_rerun host=127.0.0.1 port={settings.pg_port}'"
+    )
+
+    # The file arrives; the line, pasted in a shell that has only the password, runs the same day again.
+    (tmp_path / "drops").mkdir()
+    shutil.copy(csv_path, tmp_path / "drops" / f"od_{day}.csv")
+    shell = {key: value for key, value in env.items() if key not in ("LAKEHOUSE_DATA", "SOURCE_DSN", "WAREHOUSE_DSN")}
+    rerun = paste(shell, line.removeprefix("rerun: "))
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert f"step 1 (extract) for {day} from {server}/northwind and {template}" in rerun.stdout
+    assert f"step 2 (load) for {day} into {server}/wh_rerun" in rerun.stdout
+    assert query(f"{warehouse} password={OWNER}", "select obj_description('marts'::regnamespace)") == [
+        (f"run_date {day}",)
+    ]
+    _assert_no_password([result.stdout + result.stderr, failed.stdout + failed.stderr, line, rerun.stdout], env)
+    with pytest.raises(ReadOnlySqlTransaction):
+        query(f"{source} password={OWNER}", "create temporary table written (n int)")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
+from psycopg2.extensions import parse_dsn
 
-from extract.config import REPO_ROOT, load_settings, redact, scrub
+from extract.config import REPO_ROOT, load_settings, redact, scrub, without_secrets
+from extract.ledger import STEPS
+from extract.report import rerun_command
 
 
 def test_embedded_server_when_nothing_is_configured(tmp_path):
@@ -64,3 +68,16 @@ def test_a_lake_on_s3_keeps_its_local_files_in_a_folder_of_its_own():
     assert settings.data_dir == REPO_ROOT / "data" / "s3" / "my-bucket" / "northwind"
     assert settings.aws == {"AWS_REGION": "eu-west-1"}
     assert load_settings({"LAKEHOUSE_DATA": "s3://b/p", "LAKEHOUSE_STATE": "/tmp/x"}).data_dir == Path("/tmp/x")
+
+
+def test_a_rerun_names_the_servers_of_yours_without_their_secrets():
+    dsn = (
+        "postgresql://etl:Pw1@db.example:6543/shop?sslmode=require&sslpassword=KeyPw2&options=-c%20search_path%3Dsales"
+    )
+    kept = without_secrets(dsn)
+    assert "Pw1" not in kept and "KeyPw2" not in kept
+    assert parse_dsn(kept) == {k: v for k, v in parse_dsn(dsn).items() if k not in ("password", "sslpassword")}
+    failed = {"step": "load", "status": "failed", "inputs": {"source_dsn": kept, "warehouse_dsn": "dbname=wh"}}
+    command = rerun_command([{"step": s, "status": "success"} for s in STEPS[:2]] + [failed], "2024-01-15")
+    assert command == f"make load export DATE=2024-01-15 SOURCE_DSN={shlex.quote(kept)} WAREHOUSE_DSN=dbname=wh"
+    assert shlex.split(command)[-2] == f"SOURCE_DSN={kept}"  # one word for the shell, as make reads it
