@@ -7,9 +7,15 @@ holds it. dbt-postgres closes its connection after every node, so the lock has t
 in dbt's process, not in a hook. It ends with the process; the CLI, which runs dbt in its
 own process, already holds it and releases dbt's share after each run
 (``extract.dbt.release_duckdb``). Spark's build writes no warehouse and takes none.
+
+A refusal ends dbt's own command line with exit code 75, as it ends the CLI (README: exit
+codes), so a scheduler tells "try again later" from a failed build; dbt prints the line
+naming the holder as it prints any error. dbtRunner callers get the LockedError itself.
 """
 
 from __future__ import annotations
+
+import os
 
 import click
 from dbt.flags import get_flags
@@ -17,6 +23,7 @@ from dbt.plugins.manager import dbtPlugin
 from psycopg2.extensions import make_dsn
 
 from . import writer_lock
+from .storage import LockedError
 
 __all__ = ["WriterLock"]
 
@@ -47,4 +54,18 @@ class WriterLock(dbtPlugin):
         profile = context.obj.get("profile") if context and isinstance(context.obj, dict) else None
         dsn = warehouse_dsn(profile.credentials) if profile else None
         if dsn is not None:
-            writer_lock.acquire(dsn, f"dbt {command}", "dbt")
+            try:
+                writer_lock.acquire(dsn, f"dbt {command}", "dbt")
+            except LockedError:
+                if "dbt_runner_command_args" not in context.obj:  # dbt's command line, not dbtRunner
+                    context.call_on_close(_exit_locked)
+                raise
+
+
+def _exit_locked() -> None:
+    """End dbt's command line with 75 (EX_TEMPFAIL, the CLI's EXIT_LOCKED), not the 2 it gives any error.
+
+    Called as click closes the command's context, after dbt reported the refusal: click
+    exits with the code of an Exit raised there.
+    """
+    raise click.exceptions.Exit(os.EX_TEMPFAIL)
