@@ -19,7 +19,7 @@ from . import gate, ledger, writer_lock
 from .config import REPO_ROOT, SECRET_KEYWORDS, Settings, Unreachable, connect, first_line, password_apart
 from .duck import install_extensions
 from .interrupt import received
-from .storage import S3Lake, check_held
+from .storage import LockLost, S3Lake, check_held
 from .timing import Phases
 
 __all__ = [
@@ -242,7 +242,7 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
             return  # statements and their SQL, not outcomes
         for line in event.info.msg.splitlines():
             text = line.strip()
-            if "refused" in text or "Error" in text or text.startswith("Failure in"):
+            if "refused" in text or "Error" in text or text.startswith("Failure in") or writer_lock.LOST in text:
                 errors.append(text)
 
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(REPO_ROOT)]
@@ -260,6 +260,9 @@ def run_dbt(settings: Settings, *args: str, run: dict[str, str] | None = None, p
         failures = failed_tests(settings) if args[0] == "build" and not on_spark else []
         if result.exception is not None:
             errors.append(first_line(result.exception))
+        lost = next((line for line in errors if writer_lock.LOST in line), None)
+        if lost is not None:  # the publish's fence: this run's lock was lost meanwhile
+            raise LockLost(lost[lost.index(writer_lock.LOST) :])
         refusal = next((line for line in errors if gate.REFUSED in line), None)
         if refusal is not None:
             raise ledger.Refused(refusal[refusal.index(gate.REFUSED) :])

@@ -20,6 +20,7 @@ import os
 import click
 from dbt.flags import get_flags
 from dbt.plugins.manager import dbtPlugin
+from dbt_common.invocation import get_invocation_id
 from psycopg2.extensions import make_dsn
 
 from . import writer_lock
@@ -55,7 +56,7 @@ class WriterLock(dbtPlugin):
         dsn = warehouse_dsn(profile.credentials) if profile else None
         if dsn is not None:
             try:
-                writer_lock.acquire(dsn, f"dbt {command}", "dbt")
+                writer_lock.acquire(dsn, f"dbt {command}", "dbt", invocation=get_invocation_id())
             except LockedError:
                 if "dbt_runner_command_args" not in context.obj:  # dbt's command line, not dbtRunner
                     context.call_on_close(_exit_locked)

@@ -23,6 +23,7 @@ from .history import history_notes
 from .lake import EarlierRuns, clear_leftovers, schema_drift
 from .postgres import SOURCE_ALIAS, attach, describe_tables, extract_tables, kept_partitions
 from .progress import Progress
+from .publication import not_kept
 from .source import SourceError, load_dump
 from .storage import Lake, LockLost
 from .timing import Phases
@@ -370,6 +371,7 @@ def load(settings: Settings, date: str, *, target: str = "lakehouse") -> None:
         progress.details = {**details, "tests": dbt_test_counts()}
         if target != "postgres":
             progress.details["history"] = history_notes(settings.dsn("warehouse"))
+        progress.details["not_kept"] = not_kept(settings.dsn("warehouse"), progress.run)
 
     step = "load" if target in ("lakehouse", "spark") else f"load_{target}"
     with writing(settings, f"lakehouse load {date}", step):

@@ -159,8 +159,7 @@ def print_status(settings: Settings, date: str | None) -> None:
             entry = steps.get(step)
             if entry and (entry.get("error") or entry.get("note")):
                 print(f"            {step}: {entry['status']}: {(entry.get('error') or entry['note']).splitlines()[0]}")
-        load = steps.get("load")
-        for line in note_lines(load.get("details", {}).get("history", {})) if load else []:
+        for line in load_notes(steps.get("load")):
             print(f"            {line}")
         if date:
             for step in ledger.STEPS:
@@ -184,6 +183,12 @@ def _count(con, relation: str) -> int:
     return con.execute(f"select count(*) from {relation}").fetchone()[0]
 
 
+def load_notes(load: dict | None) -> list[str]:
+    """What a load's entry says of the history it kept and of users' objects it could not keep."""
+    details = load.get("details", {}) if load else {}
+    return note_lines(details.get("history", {})) + [f"not kept: {line}" for line in details.get("not_kept", [])]
+
+
 def print_summary(settings: Settings, date: str) -> None:
     """Print rows extracted per table, rows in the warehouse, dbt test results and evidence paths."""
     entries = {entry["step"]: entry for entry in ledger.read(settings.lake, date)}
@@ -203,7 +208,7 @@ def print_summary(settings: Settings, date: str) -> None:
     for step in ("extract_postgres", "extract_csv"):
         for change in entries[step]["details"].get("drift", []):
             print(f"  schema drift: {change}")
-    for line in note_lines(entries["load"]["details"].get("history", {})):
+    for line in load_notes(entries["load"]):
         print(f"  {line}")
     tests = entries["load"]["details"]["tests"]
     print("  dbt tests: " + (", ".join(f"{n} {status}" for status, n in sorted(tests.items())) or "none recorded"))

@@ -34,6 +34,8 @@ __all__ = [
     "S3Lake",
     "check_held",
     "lock_lost",
+    "lose",
+    "on_lost",
     "open_lake",
     "pid_alive",
     "sha256_file",
@@ -58,6 +60,22 @@ class LockLost(RuntimeError):
 
 # The locks this process lost, by key, with why: the work they guarded stops (check_held).
 _lost: dict[str, str] = {}
+# Called with the key of each lock lost (writer_lock ends the warehouse's lock with the lake's).
+_on_lost: list = []
+
+
+def on_lost(callback) -> None:
+    """Call ``callback(key)`` whenever this process loses a lock."""
+    _on_lost.append(callback)
+
+
+def lose(key: str, reason: str) -> None:
+    """Record that the lock ``key`` is lost, and stop the main thread's work (dbt's build among
+    it) at once; what runs elsewhere stops before it publishes (check_held)."""
+    _lost[key] = reason
+    for callback in _on_lost:
+        callback(key)
+    _thread.interrupt_main()
 
 
 def lock_lost() -> bool:
@@ -410,16 +428,16 @@ class S3Lake:
                     current = self.client.get_object(Bucket=self.bucket, Key=full)
                     text = current["Body"].read().decode()
                 except self.client.exceptions.NoSuchKey:
-                    return self._lose(key, "deleted by another run")
+                    return lose(key, "deleted by another run")
                 except (BotoCoreError, ClientError):
                     text = None
                 if text is not None and text.startswith(holder):
                     etag[0] = current["ETag"]  # still ours: adopt the version the server has
                     refreshed = time.monotonic()
                 elif text is not None:
-                    return self._lose(key, f"taken over by {text.split(', heartbeat')[0]}")
+                    return lose(key, f"taken over by {text.split(', heartbeat')[0]}")
                 elif time.monotonic() - refreshed > STALE_AFTER_S / 2:
-                    return self._lose(key, f"not refreshed for {round(time.monotonic() - refreshed)} s: {failure}")
+                    return lose(key, f"not refreshed for {round(time.monotonic() - refreshed)} s: {failure}")
 
         beating = threading.Thread(target=heartbeat, name=f"lock {key}", daemon=True)
         beating.start()
@@ -432,12 +450,6 @@ class S3Lake:
                 self.client.delete_object(Bucket=self.bucket, Key=full, IfMatch=etag[0])
             except (BotoCoreError, ClientError):
                 pass  # taken over, or unreachable: it goes stale and is taken over in turn
-
-    def _lose(self, key: str, reason: str) -> None:
-        """Record that the lock at ``key`` is lost, and stop the main thread's work (dbt's build
-        among it) at once; what runs elsewhere stops before it publishes (check_held)."""
-        _lost[key] = reason
-        _thread.interrupt_main()
 
     def _acquire(self, full: str, holder: str, what: str) -> str:
         """Create the lock object; its ETag. LockedError when another run holds it."""

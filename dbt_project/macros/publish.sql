@@ -114,7 +114,11 @@
     {{ return(none) }}
 {% endmacro %}
 
-{# On-run-end: swap the twins this run claimed in, in one transaction, with the run date in their comments. #}
+{#
+    On-run-end: swap the twins this run claimed in, in one transaction, with the run date in
+    their comments, only while this run still holds the writer lock (lakehouse_fence), and
+    keeping what users built on and in the published schemas (lakehouse_swap).
+#}
 {% macro publish_schemas(results) %}
     {% if not lakehouse_writing() %}
         {{ return('') }}
@@ -128,7 +132,7 @@
         {{ log('step 2: warehouse NOT published (' ~ reason ~ '); it keeps its previous contents', info=true) }}
         {{ return('') }}
     {% endif %}
-    {% set statements = ['begin'] %}
+    {% set statements = ['begin', lakehouse_fence()] %}
     {% for published in lakehouse_published_schemas() %}
         {% set building = lakehouse_building(published) %}
         {% set claimed = "(select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = "
@@ -138,9 +142,8 @@
         {# Readers and the export can tell which day a published schema holds. #}
         {% do statements.append('comment on schema ' ~ lake_quote(building) ~ ' is '
             ~ lake_sql_string('run_date ' ~ lake_run_date())) %}
-        {% do statements.append('drop schema if exists ' ~ lake_quote(published) ~ ' cascade') %}
-        {% do statements.append('alter schema ' ~ lake_quote(building) ~ ' rename to ' ~ lake_quote(published)) %}
     {% endfor %}
+    {% do statements.extend(lakehouse_grants()) %}
     {#
         The warehouse's own record of what it published, in the same transaction: a CLI
         killed between this commit and its ledger's "success" is still known to have published.
@@ -149,12 +152,306 @@
     {% do statements.append('create schema if not exists lakehouse') %}
     {% do statements.append('create table if not exists lakehouse.publications (run_date date not null, '
         ~ 'schemas text not null, dbt_invocation text not null, ledger_run text, published_at timestamptz not null default now())') %}
+    {% do statements.append('alter table lakehouse.publications add column if not exists not_kept text[]') %}
+    {% do statements.append('create table if not exists lakehouse.published_relations (schema_name text not null, relation text not null)') %}
     {% do statements.append('insert into lakehouse.publications (run_date, schemas, dbt_invocation, ledger_run) values ('
         ~ lake_sql_string(lake_run_date()) ~ ', ' ~ lake_sql_string(lakehouse_published_schemas() | join(', ')) ~ ', '
         ~ lake_sql_string(invocation_id) ~ ', ' ~ (lake_sql_string(run) if run else 'null') ~ ')') %}
+    {% do statements.append(lakehouse_swap(lakehouse_published_schemas())) %}
     {% do statements.append('commit') %}
     {{ log('step 2: publishing schemas ' ~ lakehouse_published_schemas() | join(', '), info=true) }}
     {{ return(lakehouse_warehouse_sql(statements)) }}
+{% endmacro %}
+
+{# On-run-end, after the publish: name in dbt's log what it could not keep of users' objects. #}
+{% macro report_publication(results) %}
+    {% if lakehouse_writing() and target.type != 'spark' and not lakehouse_unpublishable(results) %}
+        {% set query = 'select unnest(not_kept) from lakehouse.publications where dbt_invocation = ' ~ lake_sql_string(invocation_id) %}
+        {% for row in run_query('select * from ' ~ lakehouse_warehouse_query(query)).rows %}
+            {{ log('step 2: not kept: ' ~ row[0], info=true) }}
+        {% endfor %}
+    {% endif %}
+    {{ return('') }}
+{% endmacro %}
+
+{#
+    The publish goes on only while this run holds the writer lock without a break
+    (extract/writer_lock.py): the lock's row still names this dbt invocation (no acquisition
+    since), and the session that took it still holds the advisory lock. The row stays locked
+    until the publish ends, so no new holder's token can be taken in between; otherwise the
+    transaction rolls back.
+#}
+{% macro lakehouse_fence() %}
+    {# The advisory lock's keys are writer_lock.KEYS. #}
+    {% set sql %}
+do $fence$
+declare
+    fence record;
+    holder text;
+    -- Apart from the messages, so that dbt's echo of this code is never taken for the refusal.
+    lost constant text := 'was lost';
+begin
+    if to_regclass('lakehouse.writer_lock') is null then
+        raise exception 'the warehouse writer lock %: this build never held it; nothing published', lost;
+    end if;
+    select * into fence from lakehouse.writer_lock where id = 1 for update;
+    if fence.invocation is distinct from {{ lake_sql_string(invocation_id) }} then
+        raise exception 'the warehouse writer lock %: taken since by %; nothing published', lost, fence.holder;
+    end if;
+    if not exists (
+        select from pg_locks where locktype = 'advisory' and granted and objsubid = 2
+            and classid = 1818323813 and objid = 2003986804 and pid = fence.pid
+            and database = (select oid from pg_database where datname = current_database())
+    ) then
+        select coalesce(min(a.application_name || ' (server pid ' || a.pid || ')'), 'nobody') into holder
+        from pg_locks as l inner join pg_stat_activity as a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.granted and l.objsubid = 2 and l.classid = 1818323813 and l.objid = 2003986804;
+        raise exception 'the warehouse writer lock %: its session (server pid %) ended; now held by %; nothing published',
+            lost, fence.pid, holder;
+    end if;
+end $fence$
+    {% endset %}
+    {{ return(sql) }}
+{% endmacro %}
+
+{#
+    The grants the project declares (dbt's `grants` config, see dbt_project.yml), on the
+    twins before they are published: each model's on its table, and their union on every
+    other table of the published schemas (raw, history), with usage on the schemas.
+#}
+{% macro lakehouse_grants() %}
+    {% set statements = [] %}
+    {% set readers = {} %}
+    {% for node in graph.nodes.values() if node.resource_type == 'model' and node.schema in lakehouse_published_schemas() %}
+        {% for privilege, grantees in (node.config.grants or {}).items() %}
+            {% set roles = lakehouse_roles(grantees) %}
+            {% if roles %}
+                {% do statements.append('grant ' ~ privilege ~ ' on ' ~ lake_quote(lakehouse_building(node.schema)) ~ '.'
+                    ~ lake_quote(node.alias) ~ ' to ' ~ roles | join(', ')) %}
+                {% for role in roles %}
+                    {% do readers.update({role: privilege}) if privilege == 'select' %}
+                {% endfor %}
+            {% endif %}
+        {% endfor %}
+    {% endfor %}
+    {% for published in lakehouse_published_schemas() if readers %}
+        {% set roles = readers.keys() | join(', ') %}
+        {% do statements.append('grant usage on schema ' ~ lake_quote(lakehouse_building(published)) ~ ' to ' ~ roles) %}
+        {% do statements.append('grant select on all tables in schema ' ~ lake_quote(lakehouse_building(published)) ~ ' to ' ~ roles) %}
+    {% endfor %}
+    {{ return(statements) }}
+{% endmacro %}
+
+{# The roles of a grants entry, quoted: a list, each item perhaps a comma-separated list (WAREHOUSE_READERS), empty ones left out. #}
+{% macro lakehouse_roles(grantees) %}
+    {% set roles = [] %}
+    {% for item in ([grantees] if grantees is string else grantees) %}
+        {% for role in item.split(',') if role.strip() and lake_quote(role.strip()) not in roles %}
+            {% do roles.append(lake_quote(role.strip())) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(roles) }}
+{% endmacro %}
+
+{#
+    Drop the published schemas and rename their twins in, keeping what users built: views and
+    materialized views on them, in any schema (made again from their definitions, with their
+    options, owner, privileges and comment; a materialized view refreshed, its indexes made
+    again); inside them, their views likewise, their tables, sequences and functions moved into
+    the twin, their indexes on our tables made again; the privileges granted on our schemas and
+    relations, and the schemas' default privileges, on the twins' (and applied to what the build
+    made, as if they had been there). A table of ours the build no longer makes
+    (lakehouse.published_relations) goes, and is named. What cannot be kept (a view whose
+    columns are gone, an owner this role cannot act for) is named in lakehouse.publications'
+    not_kept; the publish goes on. One PL/pgSQL block, inside the publish's transaction.
+#}
+{% macro lakehouse_swap(schemas) %}
+    {% set published = [] %}
+    {% set building = [] %}
+    {% for name in schemas %}
+        {% do published.append(lake_sql_string(name)) %}
+        {% do building.append(lake_sql_string(lakehouse_building(name))) %}
+    {% endfor %}
+    {% set sql %}
+do $swap$
+declare
+    item record;
+    ddl text;
+    missing text[] := '{}';
+    kind_name constant jsonb := '{"r": "table", "p": "table", "f": "foreign table", "S": "sequence", "v": "view", "m": "materialized view"}';
+begin
+    -- Every name qualified in the definitions read back: the twins become the published schemas.
+    perform set_config('search_path', 'pg_catalog', true);
+    create or replace function pg_temp.lakehouse_role(role oid) returns text language sql
+        as $role$ select case when role = 0 then 'public' else role::regrole::text end $role$;
+    create temporary table lakehouse_pairs on commit drop as
+    select p.oid as p_oid, p.nspname as p_name, b.oid as b_oid, b.nspname as b_name, p.nspowner as p_owner
+    from unnest(array[{{ published | join(', ') }}]::text[], array[{{ building | join(', ') }}]::text[]) as x (p, b)
+    inner join pg_namespace as p on p.nspname = x.p inner join pg_namespace as b on b.nspname = x.b;
+    -- What the build made, which the next publish tells apart from what users add.
+    create temporary table lakehouse_built on commit drop as
+    select x.p as schema_name, c.relname as relation
+    from unnest(array[{{ published | join(', ') }}]::text[], array[{{ building | join(', ') }}]::text[]) as x (p, b)
+    inner join pg_namespace as b on b.nspname = x.b inner join pg_class as c on c.relnamespace = b.oid
+    where c.relkind in ('r', 'p', 'f', 'S');
+
+    -- Users' views on or in the published schemas, and the views on those, deepest last.
+    create temporary table lakehouse_views on commit drop as
+    with recursive reads as (
+        select distinct r.ev_class as view, d.refobjid as relation
+        from pg_rewrite as r inner join pg_depend as d
+            on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid and d.refclassid = 'pg_class'::regclass
+        where d.refobjid <> r.ev_class
+    ), kept (oid, depth) as (
+        select c.oid, 0 from pg_class as c inner join lakehouse_pairs as p on c.relnamespace = p.p_oid
+        where c.relkind in ('v', 'm')
+            and not exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = c.relname)
+        union
+        select r.view, 1 from reads as r
+        inner join pg_class as c on c.oid = r.relation inner join lakehouse_pairs as p on c.relnamespace = p.p_oid
+        inner join pg_class as v on v.oid = r.view
+        where v.relnamespace not in (select p_oid from lakehouse_pairs union all select b_oid from lakehouse_pairs)
+        union
+        select r.view, k.depth + 1 from kept as k inner join reads as r on r.relation = k.oid
+    )
+    select c.oid, n.nspname as schema_name, c.relname, c.relkind, d.depth, c.reloptions, c.relacl, c.relowner,
+        regexp_replace(pg_get_viewdef(c.oid), ';\s*$', '') as definition, obj_description(c.oid, 'pg_class') as remark,
+        array(select pg_get_indexdef(i.indexrelid) from pg_index as i where i.indrelid = c.oid) as indexes
+    from (select oid, max(depth) as depth from kept group by oid) as d
+    inner join pg_class as c on c.oid = d.oid inner join pg_namespace as n on n.oid = c.relnamespace;
+
+    -- Users' indexes on our tables (not those of a constraint, which the build makes).
+    create temporary table lakehouse_indexes on commit drop as
+    select p.p_name || '.' || i.relname as name, pg_get_indexdef(x.indexrelid) as definition
+    from pg_index as x inner join pg_class as i on i.oid = x.indexrelid inner join pg_class as t on t.oid = x.indrelid
+    inner join lakehouse_pairs as p on t.relnamespace = p.p_oid
+    where exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = t.relname)
+        and not exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = i.relname)
+        and not exists (select from pg_constraint as k where k.conindid = x.indexrelid);
+
+    -- The privileges on our schemas and relations, on their twins.
+    for item in
+        select format('grant %s on schema %I to %s%s', a.privilege_type, p.b_name, pg_temp.lakehouse_role(a.grantee),
+            case when a.is_grantable then ' with grant option' else '' end) as ddl
+        from lakehouse_pairs as p inner join pg_namespace as n on n.oid = p.p_oid, aclexplode(n.nspacl) as a
+        where a.grantee <> n.nspowner
+        union all
+        select format('grant %s on %s %I.%I to %s%s', a.privilege_type, case c.relkind when 'S' then 'sequence' else 'table' end,
+            p.b_name, c.relname, pg_temp.lakehouse_role(a.grantee), case when a.is_grantable then ' with grant option' else '' end)
+        from lakehouse_pairs as p inner join pg_class as c on c.relnamespace = p.p_oid
+        inner join pg_class as b on b.relnamespace = p.b_oid and b.relname = c.relname, aclexplode(c.relacl) as a
+        where a.grantee <> c.relowner
+        union all
+        select format('grant %s (%I) on table %I.%I to %s%s', a.privilege_type, t.attname, p.b_name, c.relname,
+            pg_temp.lakehouse_role(a.grantee), case when a.is_grantable then ' with grant option' else '' end)
+        from lakehouse_pairs as p inner join pg_class as c on c.relnamespace = p.p_oid
+        inner join pg_class as b on b.relnamespace = p.b_oid and b.relname = c.relname
+        inner join pg_attribute as t on t.attrelid = c.oid and t.attacl is not null, aclexplode(t.attacl) as a
+        where exists (select from pg_attribute as bt where bt.attrelid = b.oid and bt.attname = t.attname and not bt.attisdropped)
+    loop
+        execute item.ddl;
+    end loop;
+
+    -- The schemas' default privileges, on the twins, and on what the build made there as their role.
+    for item in
+        select p.b_name, p.b_oid, d.defaclrole, d.defaclobjtype, a.privilege_type, a.grantee, a.is_grantable
+        from lakehouse_pairs as p inner join pg_default_acl as d on d.defaclnamespace = p.p_oid, aclexplode(d.defaclacl) as a
+    loop
+        begin
+            execute format('alter default privileges for role %s in schema %I grant %s on %s to %s%s',
+                pg_temp.lakehouse_role(item.defaclrole), item.b_name, item.privilege_type,
+                case item.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions' else 'types' end,
+                pg_temp.lakehouse_role(item.grantee), case when item.is_grantable then ' with grant option' else '' end);
+            for ddl in
+                select format('grant %s on %s %I.%I to %s', item.privilege_type, case c.relkind when 'S' then 'sequence' else 'table' end,
+                    item.b_name, c.relname, pg_temp.lakehouse_role(item.grantee))
+                from pg_class as c
+                where c.relnamespace = item.b_oid and c.relowner = item.defaclrole
+                    and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S') and (c.relkind = 'S') = (item.defaclobjtype = 'S')
+                    and item.defaclobjtype in ('r', 'S')
+            loop
+                execute ddl;
+            end loop;
+        exception when others then
+            missing := missing || format('default privileges of %s in schema %s: %s',
+                pg_temp.lakehouse_role(item.defaclrole), item.b_name, sqlerrm);
+        end;
+    end loop;
+
+    -- Users' tables, sequences and functions inside our schemas move into the twins; ours the build
+    -- no longer makes go.
+    for item in
+        select p.p_name, p.b_name, c.relname, c.relkind,
+            exists (select from lakehouse.published_relations as o where o.schema_name = p.p_name and o.relation = c.relname)
+            or not exists (select from lakehouse.published_relations as o where o.schema_name = p.p_name) as ours
+        from lakehouse_pairs as p inner join pg_class as c on c.relnamespace = p.p_oid
+        where c.relkind in ('r', 'p', 'f', 'S') and not c.relispartition
+            and not exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = c.relname)
+            and not exists (select from pg_depend as d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i'))
+    loop
+        if item.ours then
+            missing := missing || format('%I.%I (%s): no longer built, dropped', item.p_name, item.relname, kind_name->>(item.relkind::text));
+        else
+            execute format('alter %s %I.%I set schema %I', kind_name->>(item.relkind::text), item.p_name, item.relname, item.b_name);
+        end if;
+    end loop;
+    for item in
+        select p.b_name, f.oid::regprocedure::text as routine
+        from lakehouse_pairs as p inner join pg_proc as f on f.pronamespace = p.p_oid
+    loop
+        begin
+            execute format('alter routine %s set schema %I', item.routine, item.b_name);
+        exception when others then
+            missing := missing || format('%s (function): %s', item.routine, sqlerrm);
+        end;
+    end loop;
+
+    -- The swap.
+    for item in select * from lakehouse_pairs loop
+        execute format('drop schema %I cascade', item.p_name);
+    end loop;
+    for item in select * from unnest(array[{{ building | join(', ') }}]::text[], array[{{ published | join(', ') }}]::text[]) as x (b, p) loop
+        execute format('alter schema %I rename to %I', item.b, item.p);
+    end loop;
+    delete from lakehouse.published_relations where schema_name = any(array[{{ published | join(', ') }}]::text[]);
+    insert into lakehouse.published_relations select * from lakehouse_built;
+
+    -- Users' views again, each on its own: one that cannot be made is named, the rest go on.
+    for item in select * from lakehouse_views order by depth, oid loop
+        begin
+            execute format('create %s %I.%I%s as %s%s', kind_name->>(item.relkind::text), item.schema_name, item.relname,
+                case when item.reloptions is null then '' else ' with (' || array_to_string(item.reloptions, ', ') || ')' end,
+                item.definition, case when item.relkind = 'm' then ' with data' else '' end);
+            if item.relowner <> (select oid from pg_roles where rolname = current_user) then
+                execute format('alter %s %I.%I owner to %s', kind_name->>(item.relkind::text), item.schema_name, item.relname, pg_temp.lakehouse_role(item.relowner));
+            end if;
+            for ddl in
+                select format('grant %s on %I.%I to %s%s', a.privilege_type, item.schema_name, item.relname,
+                    pg_temp.lakehouse_role(a.grantee), case when a.is_grantable then ' with grant option' else '' end)
+                from aclexplode(item.relacl) as a where a.grantee <> item.relowner
+                union all
+                select unnest(item.indexes)
+                union all
+                select format('comment on %s %I.%I is %L', kind_name->>(item.relkind::text), item.schema_name, item.relname, item.remark)
+                where item.remark is not null
+            loop
+                execute ddl;
+            end loop;
+        exception when others then
+            missing := missing || format('%I.%I (%s): %s', item.schema_name, item.relname, kind_name->>(item.relkind::text), sqlerrm);
+        end;
+    end loop;
+    for item in select * from lakehouse_indexes loop
+        begin
+            execute item.definition;
+        exception when others then
+            missing := missing || format('index %s: %s', item.name, sqlerrm);
+        end;
+    end loop;
+    update lakehouse.publications set not_kept = missing where dbt_invocation = {{ lake_sql_string(invocation_id) }};
+end $swap$
+    {% endset %}
+    {{ return(sql) }}
 {% endmacro %}
 
 {# The SQL that runs `statements` (PostgreSQL's dialect) in the warehouse: through DuckDB's attached database on dbt-duckdb, as they are on dbt-postgres. #}

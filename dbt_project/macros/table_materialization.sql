@@ -19,7 +19,6 @@
         {% do lake_reconcile([(lake_quote(target_relation.schema) ~ '.' ~ lake_quote(target_relation.identifier), spark_mart)]) %}
     {% endif %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do apply_grants(target_relation, config.get('grants'), should_revoke=false) %}
     {% do persist_docs(target_relation, model) %}
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
