@@ -86,18 +86,17 @@ def test_users_objects_and_grants_survive_every_publish(loaded, lake_env, tmp_pa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     query(dsn, USERS_OBJECTS)
 
-    # A bare dbt build, then the postgres target (twice, with a view on its own schema).
+    # A bare `dbt build --full-refresh`, then the postgres target twice, with a view on its own
+    # schema made after the first.
     dbt_env = {"LAKEHOUSE_RUN_DATE": DAY2, "WAREHOUSE_READERS": PROJECT_READER}
-    for args in (("build",), ("build", "--target", "postgres")):
+    for args in (("build", "--full-refresh"), ("build", "--target", "postgres"), ("build", "--target", "postgres")):
         result = dbt(settings, *args, env=dbt_env)
         assert result.success, result.output[-3000:]
         assert_kept(dsn)
-    query(dsn, "create view reporting.postgres_lines as select * from postgres_marts.order_lines")
-    assert dbt(settings, "build", "--target", "postgres", env=dbt_env).success
-    assert query(dsn, "select count(*) from reporting.postgres_lines") == query(
-        dsn, "select count(*) from marts.order_lines"
-    )
-    assert_kept(dsn)
+        if args[-1] == "postgres" and not query(dsn, "select to_regclass('reporting.postgres_lines')")[0][0]:
+            query(dsn, "create view reporting.postgres_lines as select * from postgres_marts.order_lines")
+    lines = "select count(*) from reporting.postgres_lines"
+    assert query(dsn, lines) == query(dsn, "select count(*) from marts.order_lines")
 
     # A failed test publishes nothing and touches nothing.
     before = published(settings)
@@ -107,10 +106,6 @@ def test_users_objects_and_grants_survive_every_publish(loaded, lake_env, tmp_pa
     assert cli(env, "extract", "--date", DAY3, "--csv", str(duplicated)).returncode == 0
     assert not dbt(settings, "build", env={**dbt_env, "LAKEHOUSE_RUN_DATE": DAY3}).success
     assert published(settings) == before
-    assert_kept(dsn)
-
-    # A --full-refresh.
-    assert dbt(settings, "build", "--full-refresh", env=dbt_env).success
     assert_kept(dsn)
 
     # A rerun of the day, after the source dropped the column a user's view reads: that view
