@@ -378,23 +378,43 @@ begin
         end;
     end loop;
 
-    -- Users' tables, sequences and functions inside our schemas move into the twins; ours the build
-    -- no longer makes go.
+    -- Users' tables (partitions too), sequences and functions inside our schemas move into the
+    -- twins; ours the build no longer makes go. A table not known to be ours (a warehouse published
+    -- before lakehouse.published_relations) is kept.
     for item in
         select p.p_name, p.b_name, c.relname, c.relkind,
-            exists (select from lakehouse.published_relations as o where o.schema_name = p.p_name and o.relation = c.relname)
-            or not exists (select from lakehouse.published_relations as o where o.schema_name = p.p_name) as ours
+            exists (select from lakehouse.published_relations as o where o.schema_name = p.p_name and o.relation = c.relname) as ours
         from lakehouse_pairs as p inner join pg_class as c on c.relnamespace = p.p_oid
-        where c.relkind in ('r', 'p', 'f', 'S') and not c.relispartition
+        where c.relkind in ('r', 'p', 'f', 'S')
             and not exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = c.relname)
-            and not exists (select from pg_depend as d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i'))
+            and not exists (select from pg_depend as d where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                and d.refobjid <> c.oid and d.deptype in ('a', 'i'))
     loop
         if item.ours then
             missing := missing || format('%I.%I (%s): no longer built, dropped', item.p_name, item.relname, kind_name->>(item.relkind::text));
         else
-            execute format('alter %s %I.%I set schema %I', kind_name->>(item.relkind::text), item.p_name, item.relname, item.b_name);
+            begin
+                execute format('alter %s %I.%I set schema %I', kind_name->>(item.relkind::text), item.p_name, item.relname, item.b_name);
+            exception when others then
+                missing := missing || format('%I.%I (%s): dropped, %s', item.p_name, item.relname, kind_name->>(item.relkind::text), sqlerrm);
+            end;
         end if;
     end loop;
+    -- Row-level security and users' triggers on our tables, made again on the twins' after the swap.
+    create temporary table lakehouse_table_rules on commit drop as
+    select format('%I.%I', p.p_name, c.relname) as name,
+        array_remove(array[
+            case when c.relrowsecurity then format('alter table %I.%I enable row level security', p.p_name, c.relname) end,
+            case when c.relforcerowsecurity then format('alter table %I.%I force row level security', p.p_name, c.relname) end
+        ], null)
+        || array(select format('create policy %I on %I.%I as %s for %s to %s%s%s', o.policyname, p.p_name, c.relname, o.permissive,
+                o.cmd, array_to_string(array(select case when r = 'public' then 'public' else quote_ident(r) end from unnest(o.roles) as r), ', '),
+                coalesce(' using (' || o.qual || ')', ''), coalesce(' with check (' || o.with_check || ')', ''))
+            from pg_policies as o where o.schemaname = p.p_name and o.tablename = c.relname)
+        || array(select pg_get_triggerdef(t.oid) from pg_trigger as t where t.tgrelid = c.oid and not t.tgisinternal) as ddl
+    from lakehouse_pairs as p inner join pg_class as c on c.relnamespace = p.p_oid
+    where exists (select from pg_class as b where b.relnamespace = p.b_oid and b.relname = c.relname)
+        and (c.relrowsecurity or exists (select from pg_trigger as t where t.tgrelid = c.oid and not t.tgisinternal));
     for item in
         select p.b_name, f.oid::regprocedure::text as routine
         from lakehouse_pairs as p inner join pg_proc as f on f.pronamespace = p.p_oid
@@ -415,6 +435,16 @@ begin
     end loop;
     delete from lakehouse.published_relations where schema_name = any(array[{{ published | join(', ') }}]::text[]);
     insert into lakehouse.published_relations select * from lakehouse_built;
+
+    for item in select * from lakehouse_table_rules loop
+        begin
+            foreach ddl in array item.ddl loop
+                execute ddl;
+            end loop;
+        exception when others then
+            missing := missing || format('row security or triggers of %s: %s', item.name, sqlerrm);
+        end;
+    end loop;
 
     -- Users' views again, each on its own: one that cannot be made is named, the rest go on.
     for item in select * from lakehouse_views order by depth, oid loop

@@ -16,6 +16,7 @@ from helpers import (
     SUPERUSER,
     cli,
     default_port,
+    demo_only,
     free_port,
     fresh_database,
     make,
@@ -160,7 +161,8 @@ def secured(tmp_path_factory):
     source_admin = admin.replace("dbname=postgres", "dbname=northwind")
     # A server of the user's is seeded only by a make seed that names it.
     into = f"127.0.0.1:{settings.pg_port}/northwind"
-    seeded = make(user_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin), "seed", f"SEED_INTO={into}")
+    env = demo_only(user_env(root, SOURCE_DSN=source_admin, WAREHOUSE_DSN=admin))  # the demo, not the real dump
+    seeded = make(env, "seed", f"SEED_INTO={into}")
     assert seeded.returncode == 0, seeded.stderr
     assert f"seeded demo data at scale 1 into {into}: " in seeded.stdout
     query(source_admin, "grant select on all tables in schema public to reader, owner")

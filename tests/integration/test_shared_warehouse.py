@@ -31,6 +31,8 @@ create view marts.my_lines as select order_id, line_total from marts.order_lines
 create table marts.my_notes (order_id int, note text);
 insert into marts.my_notes values (1, 'kept');
 create index my_lines_by_customer on marts.order_lines (customer_id);
+alter table marts.orders enable row level security;
+create policy big_orders on marts.orders for select to {READER} using (order_total > 100);
 grant usage on schema reporting, marts to {READER};
 grant select on marts.order_lines, reporting.big_lines to {READER};
 grant select (order_id) on marts.orders to {READER};
@@ -61,6 +63,8 @@ def assert_kept(dsn: str, *, notes: bool = True) -> None:
             has_table_privilege('{READER}', 'history.customers', 'select')
     """
     assert query(dsn, privileges) == [(True,) * 6]
+    policies = "select relrowsecurity, (select count(*) from pg_policies where tablename = 'orders') from pg_class"
+    assert query(dsn, policies + " where oid = 'marts.orders'::regclass") == [(True, 1)]
     # The project's own grants (WAREHOUSE_READERS) reach every published table.
     tables = "select schemaname || '.' || quote_ident(tablename) from pg_tables where schemaname = any(%s)"
     for (table,) in query(dsn, tables, (list(PUBLISHED),)):
