@@ -89,7 +89,11 @@ def acquire(dsn: str, what: str, by: str, invocation: str | None = None) -> None
                     who = _holder(cursor)
                     connection.close()
                     raise LockedError(f"the warehouse is being written by {who}: try again when it ends")
-                cursor.execute(FENCE, {"holder": name})
+                try:
+                    cursor.execute(FENCE, {"holder": name})
+                except psycopg2.Error:
+                    connection.close()  # and the lock with it
+                    raise
                 token = cursor.fetchone()[0]
             _state.update(connection=connection, stop=threading.Event(), dsn=dsn, token=token)
             threading.Thread(target=_watch, args=(connection, _state["stop"]), name=NAME, daemon=True).start()

@@ -448,6 +448,9 @@ begin
 
     -- Users' views again, each on its own: one that cannot be made is named, the rest go on.
     for item in select * from lakehouse_views order by depth, oid loop
+        if to_regclass(format('%I.%I', item.schema_name, item.relname)) is not null then
+            continue;  -- it reads only what moved with it: the drop left it be
+        end if;
         begin
             execute format('create %s %I.%I%s as %s%s', kind_name->>(item.relkind::text), item.schema_name, item.relname,
                 case when item.reloptions is null then '' else ' with (' || array_to_string(item.reloptions, ', ') || ')' end,
@@ -455,6 +458,14 @@ begin
             if item.relowner <> (select oid from pg_roles where rolname = current_user) then
                 execute format('alter %s %I.%I owner to %s', kind_name->>(item.relkind::text), item.schema_name, item.relname, pg_temp.lakehouse_role(item.relowner));
             end if;
+            -- Its privileges exactly as they were: none of what a schema's defaults gave it anew.
+            for ddl in
+                select format('revoke all on %I.%I from %s', item.schema_name, item.relname, pg_temp.lakehouse_role(a.grantee))
+                from pg_class as c, aclexplode(c.relacl) as a
+                where c.oid = format('%I.%I', item.schema_name, item.relname)::regclass and a.grantee <> c.relowner
+            loop
+                execute ddl;
+            end loop;
             for ddl in
                 select format('grant %s on %I.%I to %s%s', a.privilege_type, item.schema_name, item.relname,
                     pg_temp.lakehouse_role(a.grantee), case when a.is_grantable then ' with grant option' else '' end)

@@ -37,6 +37,8 @@ grant usage on schema reporting, marts to {READER};
 grant select on marts.order_lines, reporting.big_lines to {READER};
 grant select (order_id) on marts.orders to {READER};
 alter default privileges in schema history grant select on tables to {READER};
+create view marts.on_my_notes as select * from marts.my_notes;
+alter default privileges in schema marts grant select on tables to {PROJECT_READER};
 """
 VIEWS = ("current_customers", "big_lines", "biggest_lines", "raw_orders", "notes", "lines_per_order")
 
@@ -63,6 +65,7 @@ def assert_kept(dsn: str, *, notes: bool = True) -> None:
             has_table_privilege('{READER}', 'history.customers', 'select')
     """
     assert query(dsn, privileges) == [(True,) * 6]
+    assert query(dsn, f"select has_table_privilege('{PROJECT_READER}', 'marts.my_lines', 'select')") == [(False,)]
     policies = "select relrowsecurity, (select count(*) from pg_policies where tablename = 'orders') from pg_class"
     assert query(dsn, policies + " where oid = 'marts.orders'::regclass") == [(True, 1)]
     # The project's own grants (WAREHOUSE_READERS) reach every published table.
@@ -119,6 +122,7 @@ def test_users_objects_and_grants_survive_every_publish(loaded, lake_env, tmp_pa
     result = cli(env, "load", "--date", DAY2)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert 'not kept: reporting.notes (view): column "note" does not exist' in result.stdout
+    assert "on_my_notes" not in result.stdout, result.stdout
     assert_whole(settings, DAY2)
     assert_kept(dsn, notes=False)
     assert query(dsn, "select to_regclass('reporting.notes')") == [(None,)]
