@@ -51,6 +51,7 @@
 #}
 {% macro reset_building_schemas() %}
     {% if lakehouse_writing() %}
+        {% do lakehouse_check_readers() %}
         {% set claims = [] %}
         {% for name in lakehouse_published_schemas() %}
             {% set relation = api.Relation.create(database=lakehouse_database(), schema=lakehouse_building(name)) %}
@@ -242,12 +243,37 @@ end $fence$
     {{ return(statements) }}
 {% endmacro %}
 
+{# Before anything is built: a role the grants name that the warehouse does not have refuses the run in one line. #}
+{% macro lakehouse_check_readers() %}
+    {% set named = [] %}
+    {% for node in graph.nodes.values() if node.resource_type == 'model' and node.schema in lakehouse_published_schemas() %}
+        {% for grantees in (node.config.grants or {}).values() %}
+            {% do named.extend(lakehouse_roles(grantees)) %}
+        {% endfor %}
+    {% endfor %}
+    {% if named %}
+        {% set known = ['public'] %}
+        {% for role in run_query('select * from ' ~ lakehouse_warehouse_query('select rolname from pg_roles')).columns[0].values() %}
+            {% do known.append(lake_quote(role)) %}
+        {% endfor %}
+        {% set unknown = [] %}
+        {% for role in named | unique if role not in known %}
+            {% do unknown.append(role) %}
+        {% endfor %}
+        {% if unknown %}
+            {{ exceptions.raise_compiler_error('step 2 (load) refused for ' ~ lake_run_date() ~ ': WAREHOUSE_READERS names '
+                ~ unknown | join(', ') ~ ', which the warehouse has no role for: create it, or leave it out') }}
+        {% endif %}
+    {% endif %}
+{% endmacro %}
+
 {# The roles of a grants entry, quoted: a list, each item perhaps a comma-separated list (WAREHOUSE_READERS), empty ones left out. #}
 {% macro lakehouse_roles(grantees) %}
     {% set roles = [] %}
     {% for item in ([grantees] if grantees is string else grantees) %}
-        {% for role in item.split(',') if role.strip() and lake_quote(role.strip()) not in roles %}
-            {% do roles.append(lake_quote(role.strip())) %}
+        {% for name in item.split(',') if name.strip() %}
+            {% set role = 'public' if name.strip() | lower == 'public' else lake_quote(name.strip()) %}
+            {% do roles.append(role) if role not in roles %}
         {% endfor %}
     {% endfor %}
     {{ return(roles) }}

@@ -105,6 +105,12 @@ def test_users_objects_and_grants_survive_every_publish(loaded, lake_env, tmp_pa
     lines = "select count(*) from reporting.postgres_lines"
     assert query(dsn, lines) == query(dsn, "select count(*) from marts.order_lines")
 
+    # A reader role the warehouse does not have refuses the run before anything is built.
+    result = dbt(settings, "build", env={**dbt_env, "WAREHOUSE_READERS": f"{PROJECT_READER},nosuch"})
+    assert not result.success
+    assert f'refused for {DAY2}: WAREHOUSE_READERS names "nosuch", which the warehouse has no role for' in result.output
+    assert_kept(dsn)
+
     # A failed test publishes nothing and touches nothing.
     before = published(settings)
     lines = settings.demo_csv.read_text().splitlines()
